@@ -1,0 +1,1 @@
+"""Channels: translate platform updates to bot.events and render replies back."""

@@ -1,0 +1,100 @@
+"""The `langnghe-bot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help="database URL (default: sqlite:///langnghe.db)")
+    common.add_argument("--today", help="pretend today is this day, e.g. 2017-05-10")
+    common.add_argument("--plan", type=Path, help="plan file (default: the 2017 plan)")
+
+    root = argparse.ArgumentParser(
+        prog="langnghe-bot", description="Craft-village brand registration bot"
+    )
+    commands = root.add_subparsers(dest="command")
+
+    console = commands.add_parser("console", parents=[common], help="chat in the terminal")
+    console.add_argument("--user", default="local", help="who you are (several users: ids)")
+    console.add_argument("--lang", choices=["vi", "en"], help="language of a new user")
+    console.add_argument("--jsonl", action="store_true", help="one JSON object per input line")
+
+    plan = commands.add_parser("plan", help="plan files")
+    plan_commands = plan.add_subparsers(dest="plan_command", required=True)
+    check = plan_commands.add_parser("check", help="validate a plan file")
+    check.add_argument("file", type=Path)
+
+    db = commands.add_parser("db", help="database")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", parents=[common], help="apply migrations")
+    return root
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    overrides = {
+        "database_url": getattr(args, "db", None),
+        "today": getattr(args, "today", None),
+        "plan": getattr(args, "plan", None),
+    }
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    if args.command in (None, "console"):
+        if args.command is None:
+            args = parser().parse_args(["console", *(argv or sys.argv[1:])])
+        return run_console(args)
+    if args.command == "plan":
+        return check_plan(args.file)
+    if args.command == "db":
+        return upgrade_db(args)
+    return 2
+
+
+def run_console(args: argparse.Namespace) -> int:
+    from bot.app import build
+    from bot.channels import console
+
+    app = build(settings_from(args))
+    try:
+        return asyncio.run(console.run(app, args.user, language=args.lang, jsonl=args.jsonl))
+    finally:
+        app.close()
+
+
+def check_plan(path: Path) -> int:
+    from bot.plan import check_plan_file
+
+    errors = check_plan_file(path)
+    if errors:
+        print(f"{path}: {len(errors)} error(s)", file=sys.stderr)
+        for error in errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    print(f"{path}: OK")
+    return 0
+
+
+def upgrade_db(args: argparse.Namespace) -> int:
+    from storage.db import Database
+
+    settings = settings_from(args)
+    Database(settings.database_url).close()
+    print(f"database is up to date: {settings.database_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

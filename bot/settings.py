@@ -1,0 +1,34 @@
+"""Settings from the environment (LANGNGHE_*) or a .env file; command-line flags override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.db import DEFAULT_URL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LANGNGHE_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_URL
+    today: str | None = None  # "2017-05-10" replays the 2017 season
+    plan: Path | None = None  # another plan file; default: the shipped 2017 plan
+    sqlite_synchronous: str = "NORMAL"
+    default_language: str = "vi"
+
+    # Web server (Zalo and Telegram webhooks)
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    # Zalo Official Account
+    zalo_app_id: str = ""
+    zalo_oa_id: str = ""
+    zalo_oa_secret_key: SecretStr = SecretStr("")
+    zalo_app_secret: SecretStr = SecretStr("")
+
+    # Telegram
+    telegram_token: SecretStr = SecretStr("")
+    telegram_webhook_secret: SecretStr = SecretStr("")

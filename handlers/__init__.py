@@ -1,0 +1,1 @@
+"""The conversations, one module each. Channel-free: they speak bot.events only."""

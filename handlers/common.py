@@ -1,0 +1,92 @@
+"""Greeting, help, language, and the polite answers to what the bot can't use."""
+
+from __future__ import annotations
+
+from bot.events import Button
+from bot.i18n import LANGUAGES
+from handlers.context import Context
+
+
+def start(ctx: Context) -> None:
+    """/start: a greeting and the main choices; an unfinished draft is offered first."""
+    from handlers import registration
+
+    if registration.has_draft(ctx):
+        registration.offer_resume(ctx)
+        return
+    ctx.finish()
+    ctx.say("common.welcome", title=ctx.plan.title.get(ctx.user.language))
+    menu(ctx)
+
+
+def menu(ctx: Context, key: str = "common.menu") -> None:
+    ctx.say(key, buttons=main_buttons(ctx))
+
+
+def main_buttons(ctx: Context) -> list[Button]:
+    return [
+        ctx.button("btn.register", "menu:register"),
+        ctx.button("btn.status", "menu:status"),
+        ctx.button("btn.help", "menu:help"),
+        ctx.button("btn.language", "menu:language"),
+    ]
+
+
+def help(ctx: Context) -> None:
+    ctx.say("common.help", buttons=main_buttons(ctx))
+
+
+def choose_language(ctx: Context) -> None:
+    ctx.say(
+        "common.ask_language",
+        buttons=[Button(ctx.t(f"language.{code}"), f"lang:{code}") for code in LANGUAGES],
+    )
+
+
+def set_language(ctx: Context, code: str) -> None:
+    if code in LANGUAGES:
+        ctx.user.language = code
+        ctx.audit("user.language", code=code)
+    ctx.say("common.language_set")
+    resume_or_menu(ctx)
+
+
+def unknown_command(ctx: Context) -> None:
+    ctx.say("common.unknown_command", command=ctx.text.split()[0][:40])
+    resume_or_menu(ctx)
+
+
+def unsupported(ctx: Context) -> None:
+    """A sticker, photo, file or location: we only read text."""
+    ctx.say("common.unsupported")
+    resume_or_menu(ctx, quiet=True)
+
+
+def stale_button(ctx: Context) -> None:
+    ctx.say("common.stale_button")
+    resume_or_menu(ctx, quiet=True)
+
+
+def too_long(ctx: Context) -> None:
+    ctx.say("err.too_long", max_len=1000)
+    resume_or_menu(ctx, quiet=True)
+
+
+def nothing_to_cancel(ctx: Context) -> None:
+    menu(ctx, "common.nothing_to_cancel")
+
+
+def fallback(ctx: Context) -> None:
+    """Text outside any conversation: show what the bot can do."""
+    menu(ctx, "common.not_understood")
+
+
+def resume_or_menu(ctx: Context, *, quiet: bool = False) -> None:
+    """Never leave a person without a next step: ask the pending question again."""
+    from handlers import router
+
+    flow = router.FLOWS.get(ctx.flow or "")
+    if flow is not None and ctx.step is not None:
+        flow.ask(ctx)
+    elif not quiet or not ctx.replies or not ctx.replies[-1].buttons:
+        menu(ctx)

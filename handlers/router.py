@@ -1,0 +1,139 @@
+"""Sends each event to the right conversation: commands, buttons, the form in progress.
+
+A typed number, a typed button label (with or without diacritics) or a button payload
+sent as text (Zalo) all count as pressing that button. A pressed button that the last
+answer did not offer comes from an old message, or was forged: it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from bot.text import fold
+from handlers import common, registration
+from handlers.context import MAX_TEXT, Context
+from handlers.flow import Flow
+
+Action = Callable[[Context], None]
+
+FLOWS: dict[str, Flow] = {registration.FLOW.name: registration.FLOW}
+FLOW_HANDLERS: dict[str, Action] = {registration.FLOW.name: registration.handle}
+
+
+def cancel(ctx: Context) -> None:
+    if ctx.flow == registration.FLOW.name and ctx.step not in (None, "paused"):
+        registration.pause(ctx)
+    elif ctx.flow is not None and ctx.flow != registration.FLOW.name:
+        ctx.finish()
+        common.menu(ctx, "common.cancelled")
+    else:
+        common.nothing_to_cancel(ctx)
+
+
+def back(ctx: Context) -> None:
+    if ctx.flow == registration.FLOW.name:
+        registration.back(ctx)
+    else:
+        common.menu(ctx, "common.nothing_to_go_back")
+
+
+COMMANDS: dict[str, Action] = {
+    "start": common.start,
+    "batdau": common.start,
+    "menu": common.start,
+    "dangky": registration.start,
+    "register": registration.start,
+    "trangthai": registration.show_status,
+    "status": registration.show_status,
+    "huy": cancel,
+    "cancel": cancel,
+    "quaylai": back,
+    "back": back,
+    "ngonngu": common.choose_language,
+    "lang": common.choose_language,
+    "language": common.choose_language,
+    "trogiup": common.help,
+    "help": common.help,
+}
+
+MENU: dict[str, Action] = {
+    "register": registration.start,
+    "new": registration.begin,
+    "status": registration.show_status,
+    "help": common.help,
+    "language": common.choose_language,
+}
+
+
+def handle(ctx: Context) -> None:
+    event = ctx.event
+    if event.kind == "unsupported":
+        common.unsupported(ctx)
+        return
+    if event.kind == "text" and len(event.text) > MAX_TEXT:
+        common.too_long(ctx)
+        return
+    if event.kind == "text" and event.text.strip().startswith("/"):
+        run_command(ctx)
+        return
+    pressed = typed_choice(ctx)
+    if pressed is not None:
+        ctx.event = replace(event, kind="button", payload=pressed)
+    if ctx.event.kind == "button":
+        press(ctx)
+    elif ctx.flow in FLOW_HANDLERS and ctx.step is not None:
+        FLOW_HANDLERS[ctx.flow](ctx)
+    else:
+        common.fallback(ctx)
+
+
+def run_command(ctx: Context) -> None:
+    name = ctx.text.strip().split()[0][1:].split("@")[0].lower()
+    action = COMMANDS.get(fold(name).replace(" ", ""))
+    if action is None:
+        common.unknown_command(ctx)
+    else:
+        action(ctx)
+
+
+def press(ctx: Context) -> None:
+    payload = ctx.payload
+    if payload not in {p for _, p in ctx.conversation.offered or []}:
+        common.stale_button(ctx)
+    elif payload.startswith("lang:"):
+        common.set_language(ctx, payload.removeprefix("lang:"))
+    elif payload.startswith("menu:"):
+        MENU.get(payload.removeprefix("menu:"), common.menu)(ctx)
+    elif ctx.flow in FLOW_HANDLERS and payload.startswith(f"{ctx.flow}:"):
+        FLOW_HANDLERS[ctx.flow](ctx)
+    else:
+        common.stale_button(ctx)
+
+
+def typed_choice(ctx: Context) -> str | None:
+    """The button a typed message stands for, if the last answer offered one."""
+    offered = [(str(label), str(payload)) for label, payload in ctx.conversation.offered or []]
+    if not offered or ctx.event.kind != "text":
+        return None
+    typed = ctx.text.strip()
+    for _, payload in offered:
+        if typed == payload:
+            return payload
+    if typed.isdigit() and 1 <= int(typed) <= len(offered):
+        return offered[int(typed) - 1][1]
+    key = label_key(typed)
+    for label, payload in offered:
+        if key and key == label_key(label):
+            return payload
+    for word, suffix in (("words.yes", ":yes"), ("words.no", ":no")):
+        if key in {label_key(w) for w in ctx.t(word).split("|")}:
+            matches = [payload for _, payload in offered if payload.endswith(suffix)]
+            if len(matches) == 1:
+                return matches[0]
+    return None
+
+
+def label_key(text: str) -> str:
+    """A label folded, without check marks, emoji or punctuation."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())

@@ -1,0 +1,237 @@
+"""Repository functions: the queries and writes the handlers and channels need.
+
+Each takes the session of the current unit of work, so everything a step changes
+commits together with its conversation state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    AuditEntry,
+    Consent,
+    Conversation,
+    Counter,
+    OutboxMessage,
+    ProcessedMessage,
+    Registration,
+    StatusChange,
+    User,
+)
+
+# A registration in one of these is "live": the same village can't register again.
+LIVE_STATUSES = ("submitted", "returned", "forwarded", "selected")
+
+
+def mark_processed(session: Session, channel: str, message_id: str, now: datetime) -> bool:
+    """Record an incoming message id; False if it was already processed."""
+    try:
+        with session.begin_nested():
+            session.add(ProcessedMessage(channel=channel, message_id=message_id, at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def get_user(session: Session, channel: str, channel_user_id: str) -> User | None:
+    return session.scalars(
+        select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
+    ).one_or_none()
+
+
+def get_or_create_user(
+    session: Session,
+    channel: str,
+    channel_user_id: str,
+    now: datetime,
+    *,
+    display_name: str | None = None,
+    language: str = "vi",
+) -> User:
+    user = get_user(session, channel, channel_user_id)
+    if user is None:
+        user = User(
+            channel=channel,
+            channel_user_id=channel_user_id,
+            display_name=display_name,
+            language=language,
+            role="village",
+            reachable=True,
+            following=True,
+            reminders_enabled=True,
+            created_at=now,
+            last_seen_at=now,
+        )
+        session.add(user)
+        session.flush()
+    return user
+
+
+def conversation_of(session: Session, user: User, now: datetime) -> Conversation:
+    conversation = session.get(Conversation, user.id)
+    if conversation is None:
+        conversation = Conversation(user_id=user.id, data={}, version=0, updated_at=now)
+        session.add(conversation)
+    return conversation
+
+
+# --- consent -------------------------------------------------------------------------
+
+
+def active_consent(session: Session, user: User, purpose: str) -> Consent | None:
+    return session.scalars(
+        select(Consent)
+        .where(Consent.user_id == user.id, Consent.purpose == purpose)
+        .where(Consent.withdrawn_at.is_(None))
+        .order_by(Consent.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def record_consent(
+    session: Session, user: User, purpose: str, version: str, granted: bool, now: datetime
+) -> Consent:
+    consent = Consent(
+        user_id=user.id, purpose=purpose, text_version=version, granted=granted, at=now
+    )
+    session.add(consent)
+    return consent
+
+
+def withdraw_consents(session: Session, user: User, now: datetime) -> int:
+    result = session.execute(
+        update(Consent)
+        .where(Consent.user_id == user.id, Consent.withdrawn_at.is_(None))
+        .values(withdrawn_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- registrations ---------------------------------------------------------------------
+
+
+def next_number(session: Session, name: str) -> int:
+    """Increment a named counter; the UPDATE locks its row until the transaction ends."""
+    counter = session.get(Counter, name, with_for_update=True)
+    if counter is None:
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=name, value=0))
+        except IntegrityError:
+            pass
+        counter = session.get(Counter, name, with_for_update=True, populate_existing=True)
+        assert counter is not None
+    counter.value += 1
+    session.flush()
+    return counter.value
+
+
+def find_live_registration(
+    session: Session, plan_id: str, unit_code: str, village_key: str
+) -> Registration | None:
+    return session.scalars(
+        select(Registration)
+        .where(Registration.plan_id == plan_id, Registration.unit_code == unit_code)
+        .where(Registration.village_key == village_key)
+        .where(Registration.status.in_(LIVE_STATUSES))
+        .limit(1)
+    ).one_or_none()
+
+
+def registrations_of(session: Session, user: User) -> Sequence[Registration]:
+    return session.scalars(
+        select(Registration).where(Registration.user_id == user.id).order_by(Registration.id)
+    ).all()
+
+
+def registration_by_code(session: Session, code: str) -> Registration | None:
+    return session.scalars(select(Registration).where(Registration.code == code)).one_or_none()
+
+
+def change_status(
+    session: Session,
+    registration: Registration,
+    to_status: str,
+    now: datetime,
+    *,
+    actor: User | None,
+    note: str | None = None,
+) -> StatusChange:
+    change = StatusChange(
+        registration_id=registration.id,
+        at=now,
+        from_status=registration.status or None,
+        to_status=to_status,
+        actor_user_id=actor.id if actor else None,
+        note=note,
+    )
+    registration.status = to_status
+    registration.updated_at = now
+    session.add(change)
+    return change
+
+
+def officers_of(session: Session, unit_code: str) -> Sequence[User]:
+    return session.scalars(
+        select(User).where(User.role == "officer", User.unit_code == unit_code)
+    ).all()
+
+
+def count_registrations(session: Session, **filters: Any) -> int:
+    query = select(func.count()).select_from(Registration)
+    for name, value in filters.items():
+        query = query.where(getattr(Registration, name) == value)
+    return int(session.scalar(query) or 0)
+
+
+# --- outbox and audit -------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    user: User,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        user_id=user.id,
+        channel=user.channel,
+        kind=kind,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def audit(
+    session: Session,
+    now: datetime,
+    actor: User | None,
+    action: str,
+    subject: str | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_user_id=actor.id if actor else None,
+            action=action,
+            subject=subject,
+            detail=detail,
+        )
+    )
