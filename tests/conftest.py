@@ -24,7 +24,7 @@ from tests.chat import Chat
 PG_ADMIN_URL = os.environ.get(
     "LANGNGHE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-PG_TEST_DB = "langnghe_tests"
+PG_TEST_DB = os.environ.get("LANGNGHE_TEST_PG_DB", "langnghe_tests")
 
 
 def _postgres_url() -> str | None:
