@@ -28,6 +28,10 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--lang", choices=["vi", "en"], help="language of a new user")
     console.add_argument("--jsonl", action="store_true", help="one JSON object per input line")
 
+    serve = commands.add_parser("serve", parents=[common], help="run the webhook server")
+    serve.add_argument("--host", help="address to listen on (default from settings)")
+    serve.add_argument("--port", type=int, help="port (default from settings)")
+
     plan = commands.add_parser("plan", help="plan files")
     plan_commands = plan.add_subparsers(dest="plan_command", required=True)
     check = plan_commands.add_parser("check", help="validate a plan file")
@@ -56,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             args = parser().parse_args(["console", *(argv or sys.argv[1:])])
         return run_console(args)
+    if args.command == "serve":
+        return run_serve(args)
     if args.command == "plan":
         return check_plan(args.file)
     if args.command == "db":
@@ -72,6 +78,22 @@ def run_console(args: argparse.Namespace) -> int:
         return asyncio.run(console.run(app, args.user, language=args.lang, jsonl=args.jsonl))
     finally:
         app.close()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from bot.app import build
+    from bot.server import configured_channels, serve
+
+    logging.getLogger().setLevel(logging.INFO)
+    settings = settings_from(args)
+    app = build(settings)
+    try:
+        channels = configured_channels(app)
+        host, port = args.host or settings.host, args.port or settings.port
+        asyncio.run(serve(app, channels, host, port))
+    finally:
+        app.close()
+    return 0
 
 
 def check_plan(path: Path) -> int:
