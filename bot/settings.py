@@ -32,3 +32,8 @@ class Settings(BaseSettings):
     # Telegram
     telegram_token: SecretStr = SecretStr("")
     telegram_webhook_secret: SecretStr = SecretStr("")
+
+    # Reminders and broadcasts
+    reminders: Path | None = None  # reminder rules; default: bot/plans/<plan id>.reminders.toml
+    scheduler_seconds: float = 5.0  # how often the scheduler looks for due work
+    outbox_lease_seconds: float = 60.0  # a claimed message not sent by then goes back

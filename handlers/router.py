@@ -11,14 +11,20 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.text import fold
-from handlers import common, registration
+from handlers import broadcast, common, registration, reminders
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
 
 Action = Callable[[Context], None]
 
-FLOWS: dict[str, Flow] = {registration.FLOW.name: registration.FLOW}
-FLOW_HANDLERS: dict[str, Action] = {registration.FLOW.name: registration.handle}
+FLOWS: dict[str, Flow] = {
+    registration.FLOW.name: registration.FLOW,
+    broadcast.FLOW.name: broadcast.FLOW,
+}
+FLOW_HANDLERS: dict[str, Action] = {
+    registration.FLOW.name: registration.handle,
+    broadcast.FLOW.name: broadcast.handle,
+}
 
 
 def cancel(ctx: Context) -> None:
@@ -55,6 +61,10 @@ COMMANDS: dict[str, Action] = {
     "language": common.choose_language,
     "trogiup": common.help,
     "help": common.help,
+    "nhacnho": reminders.show,
+    "reminders": reminders.show,
+    "thongbao": broadcast.start,
+    "broadcast": broadcast.start,
 }
 
 MENU: dict[str, Action] = {
@@ -63,6 +73,10 @@ MENU: dict[str, Action] = {
     "status": registration.show_status,
     "help": common.help,
     "language": common.choose_language,
+    "reminders_on": reminders.turn_on,
+    "reminders_off": reminders.turn_off,
+    "reminders_consent": reminders.agree,
+    "reminders_keep_off": reminders.keep_off,
 }
 
 
@@ -99,7 +113,12 @@ def run_command(ctx: Context) -> None:
 
 def press(ctx: Context) -> None:
     payload = ctx.payload
-    if payload not in {p for _, p in ctx.conversation.offered or []}:
+    if payload.startswith("/"):
+        # A button that stands for a command (reminders, notices): the same as typing it,
+        # so it works from any message, however old.
+        ctx.event = replace(ctx.event, kind="text", text=payload)
+        run_command(ctx)
+    elif payload not in {p for _, p in ctx.conversation.offered or []}:
         common.stale_button(ctx)
     elif payload.startswith("lang:"):
         common.set_language(ctx, payload.removeprefix("lang:"))
