@@ -604,7 +604,6 @@ def save_registration(ctx: Context, village_key: str) -> Registration:
             **fields,
         )
         ctx.session.add(registration)
-        ctx.session.flush()
     else:
         for name, value in fields.items():
             setattr(registration, name, value)

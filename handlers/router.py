@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 
 from bot.text import fold
 from handlers import common, registration
@@ -134,6 +135,7 @@ def typed_choice(ctx: Context) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def label_key(text: str) -> str:
     """A label folded, without check marks, emoji or punctuation."""
     return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())
