@@ -117,12 +117,8 @@ class _HtmlToEntities(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
-        if tag not in _HTML_TAGS or (
-            tag == "span" and attributes.get("class") != "tg-spoiler"
-        ):
-            raise FormattingError(
-                f'Unsupported start tag "{tag}" at byte offset {self._offset()}'
-            )
+        if tag not in _HTML_TAGS or (tag == "span" and attributes.get("class") != "tg-spoiler"):
+            raise FormattingError(f'Unsupported start tag "{tag}" at byte offset {self._offset()}')
         if tag == "a" and not attributes.get("href"):
             raise FormattingError(f"Can't find the URL of the link at byte offset {self._offset()}")
         self._stack.append((tag, self._out.position, attributes))
@@ -131,7 +127,7 @@ class _HtmlToEntities(HTMLParser):
         if not self._stack or self._stack[-1][0] != tag:
             expected = f'"</{self._stack[-1][0]}>"' if self._stack else "nothing"
             raise FormattingError(
-                f'Unmatched end tag at byte offset {self._offset()}, '
+                f"Unmatched end tag at byte offset {self._offset()}, "
                 f'expected {expected}, found "</{tag}>"'
             )
         _, start, attributes = self._stack.pop()
@@ -174,8 +170,13 @@ _MDV2_NAMES = {
     "spoiler": "Spoiler",
     "text_link": "TextUrl",
 }
-_MDV2_MARKERS = {"*": "bold", "_": "italic", "__": "underline", "~": "strikethrough",
-                 "||": "spoiler"}
+_MDV2_MARKERS = {
+    "*": "bold",
+    "_": "italic",
+    "__": "underline",
+    "~": "strikethrough",
+    "||": "spoiler",
+}
 
 
 class _MarkdownV2:
@@ -327,8 +328,7 @@ class _LegacyMarkdown:
 
     def _unclosed(self, index: int) -> FormattingError:
         return FormattingError(
-            "Can't find end of the entity starting at byte offset "
-            f"{_byte_offset(self._src, index)}"
+            f"Can't find end of the entity starting at byte offset {_byte_offset(self._src, index)}"
         )
 
     def result(self) -> tuple[str, list[Entity]]:

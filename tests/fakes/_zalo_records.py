@@ -33,9 +33,7 @@ class ZaloSentMessage:
 
     @property
     def query_payloads(self) -> list[str]:
-        return [
-            b.payload for b in self.buttons if b.type in ("oa.query.show", "oa.query.hide")
-        ]
+        return [b.payload for b in self.buttons if b.type in ("oa.query.show", "oa.query.hide")]
 
 
 @dataclass(frozen=True)

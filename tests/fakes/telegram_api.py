@@ -57,31 +57,76 @@ JsonDict = dict[str, Any]
 DEFAULT_TOKEN = "123456789:AAFakeTelegramTokenForLoopbackTests0"
 
 # Update types a bot receives unless it asks otherwise (Bot API, getUpdates.allowed_updates).
-ALL_UPDATE_TYPES = frozenset({
-    "message", "edited_message", "channel_post", "edited_channel_post",
-    "business_connection", "business_message", "edited_business_message",
-    "deleted_business_messages", "message_reaction", "message_reaction_count",
-    "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
-    "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer", "my_chat_member",
-    "chat_member", "chat_join_request", "chat_boost", "removed_chat_boost",
-})
+ALL_UPDATE_TYPES = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "message_reaction",
+        "message_reaction_count",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "purchased_paid_media",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+        "chat_boost",
+        "removed_chat_boost",
+    }
+)
 DEFAULT_UPDATE_TYPES = ALL_UPDATE_TYPES - {
-    "chat_member", "message_reaction", "message_reaction_count",
+    "chat_member",
+    "message_reaction",
+    "message_reaction_count",
 }
 
-CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note",
-    "upload_video_note",
-})
-COMMAND_SCOPES = frozenset({
-    "default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
-    "chat_administrators", "chat_member",
-})
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+COMMAND_SCOPES = frozenset(
+    {
+        "default",
+        "all_private_chats",
+        "all_group_chats",
+        "all_chat_administrators",
+        "chat",
+        "chat_administrators",
+        "chat_member",
+    }
+)
 INLINE_BUTTON_ACTIONS = (
-    "callback_data", "url", "web_app", "login_url", "switch_inline_query",
-    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-    "callback_game", "pay",
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
 )
 
 MAX_TEXT = 4096
@@ -103,9 +148,7 @@ POLL_CONFLICT = (
     "make sure that only one bot instance is running"
 )
 MARKUP_UNPARSABLE = "Bad Request: can't parse reply keyboard markup JSON object"
-QUERY_INVALID = (
-    "Bad Request: query is too old and response timeout expired or query ID is invalid"
-)
+QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
 @dataclass
@@ -225,13 +268,14 @@ class _Params:
                 if not isinstance(body, dict):
                     raise ApiError(400, "Bad Request: JSON object expected")
                 values.update(body)
-            elif request.content_type in ("application/x-www-form-urlencoded",
-                                          "multipart/form-data"):
+            elif request.content_type in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ):
                 form = await request.post()
                 for key, value in form.items():
                     if isinstance(value, web.FileField):
-                        files[key] = _Upload(value.filename, value.content_type,
-                                             value.file.read())
+                        files[key] = _Upload(value.filename, value.content_type, value.file.read())
                     else:
                         values[key] = value
         return cls(values, files)
@@ -253,7 +297,7 @@ class _Params:
             return "true" if value else "false"
         if isinstance(value, int | float):
             return str(value)
-        raise ApiError(400, f"Bad Request: field \"{name}\" must be of type String")
+        raise ApiError(400, f'Bad Request: field "{name}" must be of type String')
 
     def integer(self, name: str) -> int | None:
         value = self.values.get(name)
@@ -261,7 +305,7 @@ class _Params:
             return value
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             return int(value)
-        raise ApiError(400, f"Bad Request: field \"{name}\" must be of type Integer")
+        raise ApiError(400, f'Bad Request: field "{name}" must be of type Integer')
 
     def number(self, name: str) -> float | None:
         value = self.values.get(name)
@@ -270,7 +314,7 @@ class _Params:
         try:
             return float(value)
         except (TypeError, ValueError) as error:
-            raise ApiError(400, f"Bad Request: field \"{name}\" must be a Number") from error
+            raise ApiError(400, f'Bad Request: field "{name}" must be a Number') from error
 
     def flag(self, name: str) -> bool:
         value = self.values.get(name)
@@ -1006,8 +1050,7 @@ class FakeTelegram:
         known = self._chat_limiters.get(chat.id)
         if known is None or known[0] != settings:
             fresh: SlidingWindow | TokenBucket = (
-                TokenBucket(limits.private_chat_per_second, limits.private_chat_burst,
-                            self._clock)
+                TokenBucket(limits.private_chat_per_second, limits.private_chat_burst, self._clock)
                 if chat.type == "private"
                 else SlidingWindow(limits.group_per_minute, 60.0, self._clock)
             )
@@ -1022,9 +1065,9 @@ class FakeTelegram:
         self._global_window.record()
         limiter.record()
 
-    def _formatted(self, params: _Params, field_name: str, entities_field: str) -> tuple[
-        str | None, str | None, list[JsonDict]
-    ]:
+    def _formatted(
+        self, params: _Params, field_name: str, entities_field: str
+    ) -> tuple[str | None, str | None, list[JsonDict]]:
         raw = params.text(field_name)
         if raw is None:
             return None, None, []
@@ -1051,7 +1094,7 @@ class FakeTelegram:
         if "keyboard" in markup:
             rows = markup["keyboard"]
             if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-                raise ApiError(400, "Bad Request: field \"keyboard\" must be an Array of Arrays")
+                raise ApiError(400, 'Bad Request: field "keyboard" must be an Array of Arrays')
             texts = tuple(
                 tuple(b if isinstance(b, str) else str(b.get("text", "")) for b in row)
                 for row in rows
@@ -1062,8 +1105,9 @@ class FakeTelegram:
     def _inline_markup(self, rows: Any) -> _Markup:
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
             raise ApiError(
-                400, "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup "
-                "must be an Array of Arrays"
+                400,
+                'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup '
+                "must be an Array of Arrays",
             )
         echoed_rows: list[list[JsonDict]] = []
         keyboard: list[tuple[InlineButton, ...]] = []
@@ -1072,12 +1116,18 @@ class FakeTelegram:
             buttons: list[InlineButton] = []
             for button in row:
                 if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                    raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
-                                   "Field \"text\" must be of type String")
+                    raise ApiError(
+                        400,
+                        "Bad Request: can't parse inline keyboard button: "
+                        'Field "text" must be of type String',
+                    )
                 actions = [key for key in INLINE_BUTTON_ACTIONS if key in button]
                 if len(actions) != 1:
-                    raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
-                                   "Text buttons are unallowed in the inline keyboard")
+                    raise ApiError(
+                        400,
+                        "Bad Request: can't parse inline keyboard button: "
+                        "Text buttons are unallowed in the inline keyboard",
+                    )
                 data = button.get("callback_data")
                 if data is not None and (
                     not isinstance(data, str)
@@ -1098,8 +1148,9 @@ class FakeTelegram:
     def _reply_to(self, chat: _Chat, params: _Params) -> JsonDict | None:
         reply = params.obj("reply_parameters")
         message_id = (
-            reply.get("message_id") if isinstance(reply, dict) else params.integer(
-                "reply_to_message_id")
+            reply.get("message_id")
+            if isinstance(reply, dict)
+            else params.integer("reply_to_message_id")
         )
         if message_id is None:
             return None
@@ -1190,8 +1241,12 @@ class FakeTelegram:
         if reply_to is not None:
             content["reply_to_message"] = reply_to
         return self._store_bot_message(
-            chat, "sendMessage", content, markup,
-            raw_text=raw, parse_mode=params.text("parse_mode"),
+            chat,
+            "sendMessage",
+            content,
+            markup,
+            raw_text=raw,
+            parse_mode=params.text("parse_mode"),
         )
 
     def _bot_message(self, params: _Params, action: str) -> tuple[_Chat, _StoredMessage]:
@@ -1347,8 +1402,13 @@ class FakeTelegram:
         if reply_to is not None:
             content["reply_to_message"] = reply_to
         return self._store_bot_message(
-            chat, "sendDocument", content, markup,
-            raw_text=raw, parse_mode=params.text("parse_mode"), document=document,
+            chat,
+            "sendDocument",
+            content,
+            markup,
+            raw_text=raw,
+            parse_mode=params.text("parse_mode"),
+            document=document,
         )
 
     @staticmethod

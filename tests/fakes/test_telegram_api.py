@@ -93,7 +93,9 @@ async def test_wrong_token_is_401_and_unknown_method_is_404(fake: FakeTelegram) 
         async with http.post(f"{fake.api_url}/sendTelepathy") as response:
             assert response.status == 404
             assert await response.json() == {
-                "ok": False, "error_code": 404, "description": "Not Found"
+                "ok": False,
+                "error_code": 404,
+                "description": "Not Found",
             }
         async with http.get(f"{fake.base_url}42:wrong/getMe") as response:
             assert response.status == 401
@@ -142,9 +144,7 @@ async def test_user_message_arrives_through_get_updates(fake: FakeTelegram, bot:
     assert fake.pending_updates == []
 
 
-async def test_long_poll_returns_as_soon_as_an_update_arrives(
-    fake: FakeTelegram, bot: Bot
-) -> None:
+async def test_long_poll_returns_as_soon_as_an_update_arrives(fake: FakeTelegram, bot: Bot) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     poll = asyncio.create_task(bot.get_updates(timeout=10))
@@ -332,7 +332,8 @@ async def test_set_my_commands_per_language_and_scope(fake: FakeTelegram, bot: B
     await bot.set_my_commands([BotCommand("start", "Bắt đầu")], language_code="vi")
     await bot.set_my_commands([BotCommand("start", "Start")], language_code="en")
     await bot.set_my_commands(
-        [BotCommand("help", "Trợ giúp")], scope=BotCommandScopeAllPrivateChats(),
+        [BotCommand("help", "Trợ giúp")],
+        scope=BotCommandScopeAllPrivateChats(),
         language_code="vi",
     )
     assert [c.description for c in await bot.get_my_commands(language_code="vi")] == ["Bắt đầu"]
@@ -410,7 +411,8 @@ async def test_blocked_user_gets_403_forbidden(fake: FakeTelegram, bot: Bot) -> 
     await bot.send_message(USER, "chào lại")
     statuses = [
         u["my_chat_member"]["new_chat_member"]["status"]
-        for u in fake.pending_updates if "my_chat_member" in u
+        for u in fake.pending_updates
+        if "my_chat_member" in u
     ]
     assert statuses == ["kicked", "member"]  # nothing was confirmed yet
 
@@ -517,7 +519,8 @@ async def test_application_in_polling_mode(fake: FakeTelegram) -> None:
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None
         await context.bot.send_message(
-            update.effective_chat.id, "Chào! Chọn làng:",
+            update.effective_chat.id,
+            "Chào! Chọn làng:",
             reply_markup=keyboard(("Gốm", "v:gom"), ("Lụa", "v:lua")),
         )
 

@@ -71,7 +71,10 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def call(
-    http: aiohttp.ClientSession, zalo: FakeZaloOA, path: str, body: dict[str, Any],
+    http: aiohttp.ClientSession,
+    zalo: FakeZaloOA,
+    path: str,
+    body: dict[str, Any],
     token: str | None = None,
 ) -> dict[str, Any]:
     headers = {"access_token": token or zalo.access_token}
@@ -146,8 +149,12 @@ async def test_other_user_events(zalo: FakeZaloOA, webhook: SignedWebhook) -> No
     await zalo.unfollow(USER)
     names = [e["event_name"] for e in webhook.events]
     assert names == [
-        "follow", "user_send_sticker", "user_send_image", "user_send_location",
-        "oa_send_text", "unfollow",
+        "follow",
+        "user_send_sticker",
+        "user_send_image",
+        "user_send_location",
+        "oa_send_text",
+        "unfollow",
     ]
     follow = webhook.events[0]
     assert follow["follower"] == {"id": USER} and follow["oa_id"] == zalo.oa_id
@@ -214,7 +221,8 @@ async def test_buttons_at_most_five_and_validated(
         assert answer["error"] == -201, button
     url_button = {"title": "Bản đồ", "type": "oa.open.url", "payload": {"url": "https://x.vn"}}
     assert (await call(http, zalo, "/v3.0/oa/message/cs", cs(USER, "x", [url_button])))[
-        "error"] == 0
+        "error"
+    ] == 0
 
     sent = zalo.sent_to(USER)[0]
     assert sent.button_titles == [f"Làng {n}" for n in range(5)]
@@ -317,9 +325,15 @@ async def test_promotions_followers_hours_and_once_a_day(
 ) -> None:
     promo = {
         "recipient": {"user_id": USER},
-        "message": {"attachment": {"type": "template", "payload": {
-            "template_type": "promotion", "elements": [{"type": "header", "content": "Hội chợ"}],
-        }}},
+        "message": {
+            "attachment": {
+                "type": "template",
+                "payload": {
+                    "template_type": "promotion",
+                    "elements": [{"type": "header", "content": "Hội chợ"}],
+                },
+            }
+        },
     }
     zalo.set_time(datetime(2025, 3, 8, 22, 30, tzinfo=VN_TZ))
     assert (await call(http, zalo, "/v3.0/oa/message/promotion", promo))["error"] == -213
@@ -336,10 +350,12 @@ async def test_promotions_followers_hours_and_once_a_day(
 async def test_upload_then_send_file(zalo: FakeZaloOA, http: aiohttp.ClientSession) -> None:
     zalo.add_user(USER)
     form = aiohttp.FormData()
-    form.add_field("file", b"%PDF-1.4 fake", filename="danh-sach.pdf",
-                   content_type="application/pdf")
+    form.add_field(
+        "file", b"%PDF-1.4 fake", filename="danh-sach.pdf", content_type="application/pdf"
+    )
     async with http.post(
-        f"{zalo.base_url}/v2.0/oa/upload/file", data=form,
+        f"{zalo.base_url}/v2.0/oa/upload/file",
+        data=form,
         headers={"access_token": zalo.access_token},
     ) as response:
         uploaded = await response.json()

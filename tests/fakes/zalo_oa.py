@@ -279,9 +279,7 @@ class FakeZaloOA:
 
     # ----------------------------------------------------------------- users and faults
 
-    def add_user(
-        self, user_id: str, *, follower: bool = False, interacted: bool = True
-    ) -> None:
+    def add_user(self, user_id: str, *, follower: bool = False, interacted: bool = True) -> None:
         """A user the OA knows, optionally following and having interacted just now."""
         user = self._user(user_id)
         user.follower = follower
@@ -290,8 +288,7 @@ class FakeZaloOA:
 
     def set_last_interaction(self, user_id: str, when: datetime | None) -> None:
         user = self._user(user_id)
-        user.last_interaction = when if when is None or when.tzinfo else when.replace(
-            tzinfo=VN_TZ)
+        user.last_interaction = when if when is None or when.tzinfo else when.replace(tzinfo=VN_TZ)
 
     def set_inactive(self, user_id: str) -> None:
         """Customer-service sends to this user fail with -230 until ``set_active``."""
@@ -344,9 +341,7 @@ class FakeZaloOA:
     async def tap_button(self, user_id: str, payload: str) -> int:
         """The user taps an ``oa.query.*`` button the OA sent them; Zalo delivers the
         button's payload as an ordinary ``user_send_text``."""
-        offered = any(
-            payload in message.query_payloads for message in self._sent.get(user_id, [])
-        )
+        offered = any(payload in message.query_payloads for message in self._sent.get(user_id, []))
         if not offered:
             raise ValueError(f"the OA never sent {user_id} a query button with {payload!r}")
         return await self.send_text(user_id, payload)
@@ -433,8 +428,7 @@ class FakeZaloOA:
             raise RuntimeError("no event was delivered yet")
         body, headers, event_name = self._last_event
         self._redeliveries += 1
-        return await self._post(body, {**headers, "num_retry": str(self._redeliveries)},
-                                event_name)
+        return await self._post(body, {**headers, "num_retry": str(self._redeliveries)}, event_name)
 
     async def post_unsigned(self, body: bytes | Mapping[str, Any] = b"{}") -> int:
         """POST without a signature, like Zalo's check when the webhook URL is registered."""
@@ -676,8 +670,10 @@ class FakeZaloOA:
             elif kind == "oa.open.phone":
                 if not isinstance(value, dict) or not value.get("phone_code"):
                     raise ZaloError(INVALID_PARAMS, "oa.open.phone needs payload.phone_code")
-            elif not isinstance(value, dict) or not value.get("phone_code") or not value.get(
-                "content"
+            elif (
+                not isinstance(value, dict)
+                or not value.get("phone_code")
+                or not value.get("content")
             ):
                 raise ZaloError(INVALID_PARAMS, "oa.open.sms needs payload.content, phone_code")
             result.append(ZaloButton(title, kind, value))
@@ -740,8 +736,7 @@ class FakeZaloOA:
         user.quota_used += 1
         message_id = secrets.token_hex(16)
         self._record_sent(
-            ZaloSentMessage("cs", message_id, user_id, text, buttons, file_token, self.now(),
-                            body)
+            ZaloSentMessage("cs", message_id, user_id, text, buttons, file_token, self.now(), body)
         )
         return {"message_id": message_id, "user_id": user_id, "quota": self._quota_json(user)}
 
@@ -771,8 +766,7 @@ class FakeZaloOA:
         message_id = secrets.token_hex(16)
         text = message.get("text") if isinstance(message, dict) else None
         self._record_sent(
-            ZaloSentMessage("promotion", message_id, user_id, text, buttons, None, self.now(),
-                            body)
+            ZaloSentMessage("promotion", message_id, user_id, text, buttons, None, self.now(), body)
         )
         return {"message_id": message_id, "user_id": user_id}
 
@@ -823,7 +817,8 @@ class FakeZaloOA:
         if not app_id or grant_type != "refresh_token" or not refresh_token:
             self.api_calls.append(ZaloApiCall(call.path, None, call.body, OAUTH_BAD_PARAMS))
             return self._oauth_error(
-                OAUTH_BAD_PARAMS, "Invalid parameter",
+                OAUTH_BAD_PARAMS,
+                "Invalid parameter",
                 "app_id, grant_type=refresh_token and refresh_token are required",
             )
         if app_id != self.app_id or request.headers.get("secret_key") != self.app_secret:
@@ -835,7 +830,8 @@ class FakeZaloOA:
         if expires is None or expires <= self.now():
             self.api_calls.append(ZaloApiCall(call.path, None, call.body, REFRESH_INVALID))
             return self._oauth_error(
-                REFRESH_INVALID, "Invalid refresh token",
+                REFRESH_INVALID,
+                "Invalid refresh token",
                 "Refresh token is invalid, expired or already used",
             )
         number = next(self._token_counter)
