@@ -417,7 +417,7 @@ def ask_items(ctx: Context) -> None:
         for item in ctx.plan.support_items
     ]  # fmt: skip
     buttons = [
-        Button(("✓ " if item.code in chosen else "") + item.name.get(lang),
+        Button(("✓ " if item.code in chosen else "") + f"{item.number}. {item.label(lang)}",
                FLOW.payload("items", item.code))
         for item in ctx.plan.support_items
     ]  # fmt: skip
