@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 
 from bot.text import fold
-from handlers import broadcast, common, registration, reminders
+from handlers import broadcast, common, privacy, registration, reminders
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
 
 Action = Callable[[Context], None]
 
 FLOWS: dict[str, Flow] = {
-    registration.FLOW.name: registration.FLOW,
-    broadcast.FLOW.name: broadcast.FLOW,
+    flow.name: flow for flow in (registration.FLOW, privacy.FLOW, broadcast.FLOW)
 }
 FLOW_HANDLERS: dict[str, Action] = {
     registration.FLOW.name: registration.handle,
+    privacy.FLOW.name: privacy.FLOW.handle,
     broadcast.FLOW.name: broadcast.handle,
 }
 
@@ -61,6 +62,9 @@ COMMANDS: dict[str, Action] = {
     "language": common.choose_language,
     "trogiup": common.help,
     "help": common.help,
+    "dulieu": privacy.show,
+    "xoadulieu": privacy.show,
+    "mydata": privacy.show,
     "nhacnho": reminders.show,
     "reminders": reminders.show,
     "thongbao": broadcast.start,
@@ -153,6 +157,7 @@ def typed_choice(ctx: Context) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def label_key(text: str) -> str:
     """A label folded, without check marks, emoji or punctuation."""
     return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())
