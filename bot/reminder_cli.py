@@ -11,6 +11,7 @@ from bot.plan import Plan, load_plan
 from bot.reminders import ReminderRules, check_rules_file, load_rules
 from bot.scheduler import already_queued, preview, run_once
 from bot.settings import Settings
+from bot.text import shorten
 from storage.db import Database
 
 
@@ -45,5 +46,4 @@ def show_preview(db: Database, plan: Plan, rules: ReminderRules, day: date) -> N
     print(f"{day.isoformat()} {hour:02d}:00 (Asia/Ho_Chi_Minh): {len(planned)} reminder(s)")
     for p in planned:
         state = "already queued" if p.dedupe_key in queued else (p.dropped or "would send")
-        text = p.text if len(p.text) <= 70 else p.text[:69] + "…"
-        print(f"  {p.rule:28} {p.channel}:{p.who:<14} [{state}] {text}")
+        print(f"  {p.rule:28} {p.channel}:{p.who:<14} [{state}] {shorten(p.text, 70)}")

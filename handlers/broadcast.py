@@ -24,6 +24,7 @@ from bot.audience import (
 from bot.broadcaster import active, cancel, create, results, why
 from bot.events import Attachment, Button
 from bot.reminders import load_rules
+from bot.text import shorten
 from handlers import common
 from handlers.context import Context
 from handlers.flow import Flow, Step
@@ -70,7 +71,7 @@ def ask_running(ctx: Context) -> None:
 
 def progress_line(ctx: Context, broadcast: Broadcast) -> str:
     result = results(ctx.session, broadcast.id)
-    excerpt = broadcast.text if len(broadcast.text) <= 40 else broadcast.text[:39] + "…"
+    excerpt = shorten(broadcast.text, 40)
     return ctx.t("bc.running_line", id=broadcast.id, text=excerpt, done=result.finished,
                  total=result.total, delivered=result.delivered,
                  status=ctx.t(f"bc.status.{broadcast.status}"))  # fmt: skip
