@@ -158,7 +158,7 @@ def followup_granted(session: Session, user_ids: list[int] | None = None) -> set
     )
     if user_ids is not None:
         query = query.where(Consent.user_id.in_(user_ids))
-    latest = dict(session.execute(query).tuples().all())
+    latest = dict(session.execute(query).all())
     return {user_id for user_id, granted in latest.items() if granted}
 
 

@@ -1,89 +1,104 @@
-"""Sending at the highest rate a platform allows, and not one message faster.
+"""Sending limits: a token bucket per key (a chat) and one for everything, in one process.
 
-One `RateLimiter` per platform account (a Telegram bot, a Zalo OA): at most `per_second`
-messages in any window of one second overall, and one message per `chat_interval` seconds
-to one chat. Both are kept as reservations in time, so waiting senders queue in order
-instead of all waking at once. A small `margin` absorbs the jitter between our clock and
-the platform's (the platform counts arrivals, we count departures).
-
-It is channel-neutral: the outbox sender uses it for every transport, and a channel adapter
-may share the same instance for its direct replies (`RateLimiter.for_channel`).
+A send takes a token from both buckets at once. A platform's "retry after N seconds" for
+one key pauses that key only: other keys go on (unlike PTB's AIORateLimiter, which stops
+every request on one 429).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Limits:
-    per_second: int  # messages in any 1 s window, for the whole bot / OA
-    chat_interval: float  # seconds between two messages to one chat
-    margin: float = 0.02  # widen both by this share, for clock and network jitter
+class Rate:
+    """`per_second` on average, with bursts of up to `burst` sends.
+
+    In any window of T seconds at most `burst + per_second * T` sends go out.
+    """
+
+    per_second: float
+    burst: float = 1.0
 
 
-# Telegram: "about 30 messages per second" per bot, "about 1 per second" per private chat.
-# Zalo OA publishes no per-second figure (it answers -32 when flooded); these are cautious
-# defaults that a Zalo transport may override with its own `limits` attribute.
-DEFAULT_LIMITS: dict[str, Limits] = {
-    "telegram": Limits(per_second=30, chat_interval=1.0),
-    "zalo": Limits(per_second=10, chat_interval=0.5),
-}
+class _Bucket:
+    __slots__ = ("paused_until", "rate", "tokens", "updated")
+
+    def __init__(self, rate: Rate, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate.burst
+        self.updated = now
+        self.paused_until = 0.0
+
+    def wait(self, now: float) -> float:
+        """Seconds until one send is allowed (0: now)."""
+        self.tokens = min(
+            self.rate.burst, self.tokens + (now - self.updated) * self.rate.per_second
+        )
+        self.updated = now
+        refill = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate.per_second
+        return max(refill, self.paused_until - now)
+
+    def idle(self, now: float) -> bool:
+        return self.wait(now) == 0 and self.tokens >= self.rate.burst
 
 
 class RateLimiter:
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits = limits
+    """Per-key token buckets plus an overall one; `pause(key, s)` honours a retry_after."""
+
+    MAX_KEYS = 10_000  # idle full buckets are forgotten beyond this many
+
+    def __init__(
+        self,
+        overall: Rate,
+        per_key: Callable[[Hashable], Rate],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._clock = clock
-        self._window = 1.0 * (1 + limits.margin)
-        self._interval = limits.chat_interval * (1 + limits.margin)
-        self._slots: deque[float] = deque(maxlen=max(1, limits.per_second))
-        self._chat_next: dict[str, float] = {}
-        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._per_key = per_key
+        self._overall = _Bucket(overall, clock())
+        self._keys: dict[Hashable, _Bucket] = {}
 
-    @classmethod
-    def for_channel(cls, channel: str, limits: Limits | None = None) -> RateLimiter | None:
-        """The limiter for a channel's defaults (None for channels without limits)."""
-        chosen = limits or DEFAULT_LIMITS.get(channel)
-        return cls(chosen) if chosen is not None else None
+    def _bucket(self, key: Hashable, now: float) -> _Bucket:
+        bucket = self._keys.get(key)
+        if bucket is None:
+            if len(self._keys) >= self.MAX_KEYS:
+                self._keys = {k: b for k, b in self._keys.items() if not b.idle(now)}
+            bucket = self._keys[key] = _Bucket(self._per_key(key), now)
+        return bucket
 
-    @asynccontextmanager
-    async def chat(self, chat_id: str) -> AsyncIterator[None]:
-        """Hold this chat's turn: waits until the chat may receive the next message.
+    def wait_time(self, key: Hashable) -> float:
+        """How long a send to `key` would wait now, without taking anything."""
+        now = self._clock()
+        return max(self._overall.wait(now), self._bucket(key, now).wait(now))
 
-        Inside, call `slot()` right before the request leaves.
-        """
-        lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
-        try:
-            async with lock:
-                while (wait := self._chat_next.get(chat_id, 0.0) - self._clock()) > 0:
-                    await asyncio.sleep(wait)
-                yield
-        finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self._chat_locks.pop(chat_id, None)
-                if self._chat_next.get(chat_id, 0.0) <= self._clock():
-                    self._chat_next.pop(chat_id, None)
+    def try_take(self, key: Hashable) -> float:
+        """Take a send for `key` if allowed now and return 0; else the seconds to wait."""
+        now = self._clock()
+        bucket = self._bucket(key, now)
+        wait = max(self._overall.wait(now), bucket.wait(now))
+        if wait <= 0:
+            self._overall.tokens -= 1
+            bucket.tokens -= 1
+        return wait
 
-    async def slot(self, chat_id: str) -> None:
-        """Wait for a place in the overall window; then the message may leave at once."""
+    def pause(self, key: Hashable, seconds: float) -> None:
+        """The platform said "retry after `seconds`" for `key`: nothing goes there before."""
+        now = self._clock()
+        bucket = self._bucket(key, now)
+        bucket.paused_until = max(bucket.paused_until, now + seconds)
+
+    async def acquire(self, key: Hashable, *, max_wait: float | None = None) -> float:
+        """Wait for a send to `key` and take it (returns 0), unless that would mean waiting
+        longer than `max_wait`: then take nothing and return the wait."""
         while True:
-            now = self._clock()
-            start = max(now, self._chat_next.get(chat_id, 0.0))
-            if len(self._slots) == self._slots.maxlen:
-                start = max(start, self._slots[0] + self._window)
-            if start <= now:
-                self._slots.append(now)
-                self._chat_next[chat_id] = now + self._interval
-                return
-            await asyncio.sleep(start - now)
-
-    def hold_chat(self, chat_id: str, seconds: float) -> None:
-        """The platform said "retry after": nothing more to this chat until then."""
-        until = self._clock() + seconds
-        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), until)
+            wait = self.try_take(key)
+            if wait <= 0:
+                return 0.0
+            if max_wait is not None and wait > max_wait:
+                return wait
+            await asyncio.sleep(wait)

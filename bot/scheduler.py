@@ -217,7 +217,7 @@ class Planner:
             .join(User, User.id == Conversation.user_id)
             .where(Conversation.flow == DRAFT_FLOW)
             .order_by(User.id)
-        ).tuples()
+        )
         return [
             Subject(user, f"u{user.id}", {"village": conv.data["village"]}, days)
             for conv, user in rows
@@ -230,7 +230,7 @@ class Planner:
             .join(User, User.id == Registration.user_id)
             .where(Registration.plan_id == self.plan.id, Registration.status.in_(rule.status))
             .order_by(Registration.id)
-        ).tuples()
+        )
         fixed = tuple(rule.days(self.plan)) if not rule.after_status_days else ()
         entered = self.entered(rule) if rule.after_status_days else {}
         out = []
@@ -259,7 +259,7 @@ class Planner:
             select(StatusChange.registration_id, func.max(StatusChange.at))
             .where(StatusChange.to_status.in_(rule.status))
             .group_by(StatusChange.registration_id)
-        ).tuples()
+        )
         return dict(rows.all())
 
     def officers(self, rule: Rule) -> list[Subject]:
@@ -268,7 +268,7 @@ class Planner:
             select(Registration.unit_code, Registration.code)
             .where(Registration.plan_id == self.plan.id, Registration.status.in_(rule.status))
             .order_by(Registration.id)
-        ).tuples():
+        ):
             waiting[unit].append(code)
         days = tuple(rule.days(self.plan))
         officers = self.session.scalars(

@@ -6,26 +6,29 @@ A message with a platform message id is done and never sent again; a passing fai
 comes back later (retry_after or backoff); a permanent one (blocked, unfollowed) marks the
 recipient unreachable and is never retried.
 
-Pace: one `RateLimiter` per sender (the platform's overall and per-chat limits), waited on
-right before each request; a "retry after" from the platform holds that chat. Claiming is a
-pipeline: more rows are claimed while earlier ones wait for their turn, so the limiter, not
-the database, sets the rate. Just before a request leaves, the row is marked dispatched in
-its own commit (storage.outbox), which is what lets a restart after kill -9 resume without
-sending anything twice.
+Pace: one `RateLimiter` (bot/ratelimit.py) per platform account, overall and per chat. A
+transport that limits itself exposes it as `transport.limiter` (shared with the channel's
+direct replies): the sender then waits until the limiter would let the message through and
+lets the transport take the token. Otherwise the sender owns a limiter with the channel's
+defaults (`DEFAULT_RATES`) and takes the token itself. A "retry after" pauses that chat only.
+
+Claiming is a pipeline: more rows are claimed while earlier ones wait for their turn, so the
+limiter, not the database, sets the rate. Just before a request leaves, the row is marked
+dispatched in its own commit (storage.outbox); that is what lets a restart after kill -9
+resume where it stopped without sending anything twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock
-from bot.ratelimit import Limits, RateLimiter
+from bot.ratelimit import Rate, RateLimiter
 from storage import outbox
 from storage.db import Database
 from storage.models import OutboxMessage, User
@@ -57,8 +60,8 @@ class Delivery:
 class Transport(Protocol):
     """A channel's way to send one outbox message.
 
-    A transport may also carry `limits: bot.ratelimit.Limits` (its platform's rates); without
-    it the channel's defaults in bot.ratelimit apply.
+    A transport that waits on a `bot.ratelimit.RateLimiter` itself exposes it as `limiter`
+    (keyed like the sender's `chat_key`); without one the sender paces it.
     """
 
     channel: str
@@ -72,6 +75,28 @@ class Claimed:
     attempts: int  # the fencing token: the lease is ours while this matches
     recipient: Recipient
     payload: dict[str, Any]
+
+
+# The platforms' published limits, as token buckets that never exceed them in any 1 s window
+# (a bucket lets `burst + rate * T` through in T seconds): Telegram 30/s per bot and about
+# 1/s per private chat; Zalo OA publishes no figure (the test server allows 50/s).
+DEFAULT_RATES: dict[str, tuple[Rate, Rate]] = {
+    "telegram": (Rate(per_second=29, burst=1), Rate(per_second=1, burst=1)),
+    "zalo": (Rate(per_second=48, burst=1), Rate(per_second=5, burst=3)),
+}
+
+
+def default_limiter(channel: str) -> RateLimiter | None:
+    rates = DEFAULT_RATES.get(channel)
+    if rates is None:
+        return None
+    overall, per_chat = rates
+    return RateLimiter(overall, lambda _key: per_chat)
+
+
+def chat_key(channel_user_id: str) -> Hashable:
+    """Limiter key of a chat: Telegram's numeric chat ids as ints (groups are negative)."""
+    return int(channel_user_id) if channel_user_id.lstrip("-").isdigit() else channel_user_id
 
 
 def backoff(attempts: int) -> timedelta:
@@ -91,7 +116,7 @@ class OutboxSender:
         transport: Transport,
         *,
         batch: int = 50,
-        concurrency: int = 8,
+        concurrency: int = 32,
         poll_seconds: float = 1.0,
         lease: timedelta = timedelta(seconds=60),
         limiter: RateLimiter | None = None,
@@ -103,10 +128,12 @@ class OutboxSender:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.lease = lease
-        limits: Limits | None = getattr(transport, "limits", None)
-        self.limiter = limiter or RateLimiter.for_channel(transport.channel, limits)
+        shared: RateLimiter | None = getattr(transport, "limiter", None)
+        self.transport_limits = shared is not None  # the transport takes the tokens
+        self.limiter = shared or limiter or default_limiter(transport.channel)
         self.quiet = quiet
         self._slots = asyncio.Semaphore(concurrency)
+        self._turn = asyncio.Lock()  # one dispatch at a time between peek and take
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many messages were attempted."""
@@ -173,24 +200,48 @@ class OutboxSender:
             return claimed
 
     async def _send(self, item: Claimed) -> None:
-        chat = item.recipient.channel_user_id
+        async with self._slots:
+            delivery = await self._deliver(item)
+        if delivery is not None:
+            await asyncio.to_thread(self._record, item.message_id, delivery)
+
+    async def _deliver(self, item: Claimed) -> Delivery | None:
+        """Wait for the limiter, mark the row dispatched, send; None if it is not ours."""
+        key = chat_key(item.recipient.channel_user_id)
         limiter = self.limiter
-        async with contextlib.AsyncExitStack() as stack:
-            if limiter is not None:
-                await stack.enter_async_context(limiter.chat(chat))
-            async with self._slots:
-                if limiter is not None:
-                    await limiter.slot(chat)
+        if limiter is None:
+            if not await asyncio.to_thread(self._dispatch, item):
+                return None
+            return await self._attempt(item)
+        if not self.transport_limits:
+            await limiter.acquire(key)
+            if not await asyncio.to_thread(self._dispatch, item):
+                return None
+            return self._paused(limiter, key, await self._attempt(item))
+        while True:  # the transport takes the token: wait until it would get one at once
+            while (wait := limiter.wait_time(key)) > 0:
+                await asyncio.sleep(wait)
+            async with self._turn:
+                if limiter.wait_time(key) > 0:
+                    continue
                 if not await asyncio.to_thread(self._dispatch, item):
-                    return  # our lease ran out and the row went elsewhere (or was cancelled)
-                try:
-                    delivery = await self.transport.deliver(item.recipient, item.payload)
-                except Exception as error:  # a network fault is a passing failure
-                    log.warning("sending outbox message %s failed: %r", item.message_id, error)
-                    delivery = Delivery(retry_after=-1, error=repr(error))
-                if limiter is not None and delivery.retry_after and delivery.retry_after > 0:
-                    limiter.hold_chat(chat, delivery.retry_after)
-        await asyncio.to_thread(self._record, item.message_id, delivery)
+                    return None
+                attempt = asyncio.create_task(self._attempt(item))
+                await asyncio.sleep(0)  # let it take its token before the next one looks
+            return await attempt
+
+    async def _attempt(self, item: Claimed) -> Delivery:
+        try:
+            return await self.transport.deliver(item.recipient, item.payload)
+        except Exception as error:  # a network fault is a passing failure
+            log.warning("sending outbox message %s failed: %r", item.message_id, error)
+            return Delivery(retry_after=-1, error=repr(error))
+
+    @staticmethod
+    def _paused(limiter: RateLimiter, key: Hashable, delivery: Delivery) -> Delivery:
+        if delivery.retry_after and delivery.retry_after > 0:
+            limiter.pause(key, delivery.retry_after)
+        return delivery
 
     def _dispatch(self, item: Claimed) -> bool:
         with self.db.transaction() as session:
