@@ -60,14 +60,14 @@ class Results:
 
 
 def results(session: Session, broadcast_id: int) -> Results:
+    tried = (OutboxMessage.attempts > 0).label("tried")
     rows = session.execute(
-        select(OutboxMessage.status, OutboxMessage.attempts > 0, OutboxMessage.last_error,
-               func.count())
+        select(OutboxMessage.status, tried, OutboxMessage.last_error, func.count())
         .where(OutboxMessage.broadcast_id == broadcast_id)
-        .group_by(OutboxMessage.status, OutboxMessage.attempts > 0, OutboxMessage.last_error)
-    ).tuples()  # fmt: skip
+        .group_by(OutboxMessage.status, tried, OutboxMessage.last_error)
+    )
     out = Results()
-    for status, tried, error, count in rows:
+    for status, was_tried, error, count in rows:
         out.total += count
         if status == "sent":
             out.delivered += count
@@ -77,7 +77,7 @@ def results(session: Session, broadcast_id: int) -> Results:
             out.interrupted += count
         elif status in ("cancelled", "expired"):
             out.cancelled += count
-        elif tried:
+        elif was_tried:
             out.failed[error or "error"] += count
         else:
             out.unreachable[error or "unreachable"] += count
@@ -147,8 +147,11 @@ def expand(db: Database, plan: Plan, rules: ReminderRules, now: datetime) -> int
         outbox.insert_once(session, [_row(broadcast, t, now) for t in selection.targets])
         broadcast.status = "sending"
         broadcast.started_at = now
-        broadcast.counts = {**broadcast.counts, "sent_to": len(selection.targets),
-                            "no_consent": selection.no_consent}  # fmt: skip
+        broadcast.counts = {
+            **broadcast.counts,
+            "sent_to": len(selection.targets),
+            "no_consent": selection.no_consent,
+        }
         return max(1, len(selection.targets))
 
 
@@ -203,15 +206,21 @@ def _follow_one(session: Session, broadcast: Broadcast, now: datetime) -> int:
             broadcast.status = "done"
         broadcast.counts = {**broadcast.counts, "results": result.as_json()}
         _note(session, creator, f"bc:{broadcast.id}:report", report(t, broadcast, result), now)
-        repository.audit(session, now, None, "broadcast.finished", f"bc:{broadcast.id}",
-                         **result.as_json())  # fmt: skip
+        repository.audit(
+            session, now, None, "broadcast.finished", f"bc:{broadcast.id}", **result.as_json()
+        )
         return 1
     reached = [step for step in STEPS if result.percent >= step > broadcast.progress_reported]
     if not reached:
         return 0
     broadcast.progress_reported = reached[-1]
-    text = t("bc.progress_note", id=broadcast.id, done=result.finished, total=result.total,
-             percent=result.percent)  # fmt: skip
+    text = t(
+        "bc.progress_note",
+        id=broadcast.id,
+        done=result.finished,
+        total=result.total,
+        percent=result.percent,
+    )
     _note(session, creator, f"bc:{broadcast.id}:p{reached[-1]}", text, now)
     return 1
 
@@ -222,8 +231,10 @@ def _note(session: Session, user: User, key: str, text: str, now: datetime) -> N
         "channel": user.channel,
         "kind": "staff",
         "dedupe_key": key,
-        "payload": {"text": text, "buttons": [[Translator(user.language)("btn.bc_open"),
-                                                "/thongbao"]]},
+        "payload": {
+            "text": text,
+            "buttons": [[Translator(user.language)("btn.bc_open"), "/thongbao"]],
+        },
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -236,7 +247,7 @@ def _note(session: Session, user: User, key: str, text: str, now: datetime) -> N
         "route": None,
         "expires_at": None,
         "dispatched_at": None,
-    }  # fmt: skip
+    }
     outbox.insert_once(session, [row])
 
 

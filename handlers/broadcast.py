@@ -32,6 +32,7 @@ from storage.models import Broadcast
 
 STATUSES = ("submitted", "returned", "forwarded", "selected")
 MAX_RUNNING_SHOWN = 3
+ROUTES = ("direct", "cs", "promotion", "unreachable")  # in the preview, in this order
 
 
 def is_staff(ctx: Context) -> bool:
@@ -60,8 +61,9 @@ def ask_running(ctx: Context) -> None:
     lines, buttons = [], []
     for broadcast in active(ctx.session)[:MAX_RUNNING_SHOWN]:
         lines.append(progress_line(ctx, broadcast))
-        buttons.append(ctx.button("btn.bc_stop", FLOW.payload("running", broadcast.id),
-                                  id=broadcast.id))  # fmt: skip
+        buttons.append(
+            ctx.button("btn.bc_stop", FLOW.payload("running", broadcast.id), id=broadcast.id)
+        )
     buttons.append(ctx.button("btn.bc_refresh", FLOW.payload("running", "refresh")))
     buttons.append(ctx.button("btn.bc_new", FLOW.payload("running", "new")))
     buttons.append(ctx.button("btn.close", FLOW.payload("running", "exit")))
@@ -72,9 +74,15 @@ def ask_running(ctx: Context) -> None:
 def progress_line(ctx: Context, broadcast: Broadcast) -> str:
     result = results(ctx.session, broadcast.id)
     excerpt = shorten(broadcast.text, 40)
-    return ctx.t("bc.running_line", id=broadcast.id, text=excerpt, done=result.finished,
-                 total=result.total, delivered=result.delivered,
-                 status=ctx.t(f"bc.status.{broadcast.status}"))  # fmt: skip
+    return ctx.t(
+        "bc.running_line",
+        id=broadcast.id,
+        text=excerpt,
+        done=result.finished,
+        total=result.total,
+        delivered=result.delivered,
+        status=ctx.t(f"bc.status.{broadcast.status}"),
+    )
 
 
 def on_running(ctx: Context) -> None:
@@ -97,10 +105,15 @@ def ask_stop(ctx: Context) -> None:
         FLOW.enter(ctx, "running")
         return
     waiting = results(ctx.session, broadcast.id).waiting
-    ctx.say("bc.ask_stop", id=broadcast.id, waiting=waiting, buttons=[
-        ctx.button("btn.bc_stop_yes", FLOW.payload("stop", "yes")),
-        ctx.button("btn.bc_stop_no", FLOW.payload("stop", "no")),
-    ])  # fmt: skip
+    ctx.say(
+        "bc.ask_stop",
+        id=broadcast.id,
+        waiting=waiting,
+        buttons=[
+            ctx.button("btn.bc_stop_yes", FLOW.payload("stop", "yes")),
+            ctx.button("btn.bc_stop_no", FLOW.payload("stop", "no")),
+        ],
+    )
 
 
 def on_stop(ctx: Context) -> None:
@@ -122,8 +135,11 @@ def on_stop(ctx: Context) -> None:
 
 
 def ask_text(ctx: Context) -> None:
-    ctx.say("bc.ask_text", placeholders=", ".join("{" + p + "}" for p in PLACEHOLDERS),
-            buttons=[cancel_button(ctx)])  # fmt: skip
+    ctx.say(
+        "bc.ask_text",
+        placeholders=", ".join("{" + p + "}" for p in PLACEHOLDERS),
+        buttons=[cancel_button(ctx)],
+    )
 
 
 def on_text(ctx: Context) -> None:
@@ -146,14 +162,21 @@ def on_text(ctx: Context) -> None:
 
 
 def ask_audience(ctx: Context) -> None:
-    ctx.say("bc.ask_audience", unit_label=ctx.plan.unit_label.get(ctx.user.language), buttons=[
-        ctx.button("btn.bc_all", FLOW.payload("audience", "all")),
-        ctx.button("btn.bc_units", FLOW.payload("audience", "units"),
-                   unit_label=ctx.plan.unit_label.get(ctx.user.language)),
-        ctx.button("btn.bc_status", FLOW.payload("audience", "status")),
-        ctx.button("btn.bc_officers", FLOW.payload("audience", "officers")),
-        cancel_button(ctx),
-    ])  # fmt: skip
+    ctx.say(
+        "bc.ask_audience",
+        unit_label=ctx.plan.unit_label.get(ctx.user.language),
+        buttons=[
+            ctx.button("btn.bc_all", FLOW.payload("audience", "all")),
+            ctx.button(
+                "btn.bc_units",
+                FLOW.payload("audience", "units"),
+                unit_label=ctx.plan.unit_label.get(ctx.user.language),
+            ),
+            ctx.button("btn.bc_status", FLOW.payload("audience", "status")),
+            ctx.button("btn.bc_officers", FLOW.payload("audience", "officers")),
+            cancel_button(ctx),
+        ],
+    )
 
 
 def on_audience(ctx: Context) -> None:
@@ -173,8 +196,11 @@ def on_audience(ctx: Context) -> None:
 
 
 def ask_units(ctx: Context) -> None:
-    ctx.say("bc.ask_units", unit_label=ctx.plan.unit_label.get(ctx.user.language),
-            buttons=[back_button(ctx), cancel_button(ctx)])  # fmt: skip
+    ctx.say(
+        "bc.ask_units",
+        unit_label=ctx.plan.unit_label.get(ctx.user.language),
+        buttons=[back_button(ctx), cancel_button(ctx)],
+    )
 
 
 def on_units(ctx: Context) -> None:
@@ -192,8 +218,11 @@ def on_units(ctx: Context) -> None:
         elif match.unit.code not in codes:
             codes.append(match.unit.code)
     if unknown or not codes:
-        ctx.say("bc.unknown_units", names=", ".join(unknown) or ctx.text.strip()[:40],
-                unit_label=ctx.plan.unit_label.get(ctx.user.language))  # fmt: skip
+        ctx.say(
+            "bc.unknown_units",
+            names=", ".join(unknown) or ctx.text.strip()[:40],
+            unit_label=ctx.plan.unit_label.get(ctx.user.language),
+        )
         ask_units(ctx)
         return
     ctx.data["audience"] = Audience("units", units=tuple(codes)).as_json()
@@ -251,29 +280,39 @@ def ask_preview(ctx: Context) -> None:
     first = chosen.targets[0]
     example = fill(ctx.data["text"], first)
     ctx.say_text(
-        "\n".join([
-            ctx.t("bc.preview", name=first.name, example=example, total=len(chosen.targets)),
-            *channel_lines(ctx, chosen),
-            excluded_text(ctx, chosen),
-        ]).rstrip(),
+        "\n".join(
+            [
+                ctx.t("bc.preview", name=first.name, example=example, total=len(chosen.targets)),
+                *channel_lines(ctx, chosen),
+                excluded_text(ctx, chosen),
+            ]
+        ).rstrip(),
         buttons=[ctx.button("btn.bc_send", FLOW.payload("preview", "send")), *nav],
-    )  # fmt: skip
+    )
 
 
 def channel_lines(ctx: Context, chosen: Selection) -> list[str]:
     lines = []
     for channel, routes in sorted(chosen.per_channel().items()):
         details = "; ".join(
-            ctx.t(f"bc.route.{route}", count=count) for route, count in sorted(routes.items())
+            ctx.t(f"bc.route.{route}", count=routes[route]) for route in ROUTES if routes[route]
         )
-        lines.append(ctx.t("bc.channel_line", channel=ctx.t(f"channel.{channel}"),
-                           count=sum(routes.values()), details=details))  # fmt: skip
+        lines.append(
+            ctx.t(
+                "bc.channel_line",
+                channel=ctx.t(f"channel.{channel}"),
+                count=sum(routes.values()),
+                details=details,
+            )
+        )
     unreachable = [t for t in chosen.targets if t.route.name is None]
     if unreachable:
         names = ", ".join(f"{t.name} ({why(ctx.t, t.route.reason or '')})" for t in unreachable[:5])
         more = len(unreachable) - 5
-        lines.append(ctx.t("bc.unreachable_names", names=names)
-                     + (ctx.t("bc.and_more", count=more) if more > 0 else ""))  # fmt: skip
+        lines.append(
+            ctx.t("bc.unreachable_names", names=names)
+            + (ctx.t("bc.and_more", count=more) if more > 0 else "")
+        )
     return lines
 
 
@@ -287,11 +326,14 @@ def on_preview(ctx: Context) -> None:
         send(ctx)
     elif choice == "list":
         ctx.send_file(ctx.t("bc.list_caption"), recipients_file(ctx, selection(ctx)))
-        ctx.say("bc.after_list", buttons=[
-            ctx.button("btn.bc_send", FLOW.payload("preview", "send")),
-            ctx.button("btn.bc_change_audience", FLOW.payload("preview", "audience")),
-            cancel_button(ctx),
-        ])  # fmt: skip
+        ctx.say(
+            "bc.after_list",
+            buttons=[
+                ctx.button("btn.bc_send", FLOW.payload("preview", "send")),
+                ctx.button("btn.bc_change_audience", FLOW.payload("preview", "audience")),
+                cancel_button(ctx),
+            ],
+        )
     elif choice == "text":
         FLOW.enter(ctx, "text")
     elif choice == "audience":
@@ -326,11 +368,19 @@ def send(ctx: Context) -> None:
         return
     audience = Audience.from_json(ctx.data["audience"])
     broadcast = create(ctx.session, ctx.user, ctx.data["text"], audience, chosen, ctx.now)
-    ctx.audit("broadcast.created", f"bc:{broadcast.id}", audience=audience.as_json(),
-              recipients=len(chosen.targets))  # fmt: skip
+    ctx.audit(
+        "broadcast.created",
+        f"bc:{broadcast.id}",
+        audience=audience.as_json(),
+        recipients=len(chosen.targets),
+    )
     ctx.finish()
-    ctx.say("bc.queued", id=broadcast.id, total=len(chosen.targets),
-            buttons=[ctx.button("btn.bc_open", "/thongbao")])  # fmt: skip
+    ctx.say(
+        "bc.queued",
+        id=broadcast.id,
+        total=len(chosen.targets),
+        buttons=[ctx.button("btn.bc_open", "/thongbao")],
+    )
 
 
 # --- shared ----------------------------------------------------------------------------------

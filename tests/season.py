@@ -66,14 +66,29 @@ def register(app: App, user_id: int, unit: str, village: str, status: str = "sub
         user = session.get(User, user_id)
         number = repository.next_number(session, f"hanoi-2017:{unit}")
         registration = Registration(
-            code=f"HN2017-{unit}-{number:04d}", plan_id="hanoi-2017", user_id=user_id,
-            status="", unit_code=unit, village=village, village_key=village.lower(),
-            commune="xã " + village, craft="gốm sứ", decision_number="5427/QĐ-UBND",
-            decision_date=date(2010, 3, 15), rep_type="cooperative", rep_name="HTX " + village,
-            rep_legal_entity=True, contact_name="Nguyễn Văn An", contact_position="Chủ nhiệm",
-            contact_phone="0912345678", items=["training"], prior_years=[],
-            created_at=now, submitted_at=now, updated_at=now,
-        )  # fmt: skip
+            code=f"HN2017-{unit}-{number:04d}",
+            plan_id="hanoi-2017",
+            user_id=user_id,
+            status="",
+            unit_code=unit,
+            village=village,
+            village_key=village.lower(),
+            commune="xã " + village,
+            craft="gốm sứ",
+            decision_number="5427/QĐ-UBND",
+            decision_date=date(2010, 3, 15),
+            rep_type="cooperative",
+            rep_name="HTX " + village,
+            rep_legal_entity=True,
+            contact_name="Nguyễn Văn An",
+            contact_position="Chủ nhiệm",
+            contact_phone="0912345678",
+            items=["training"],
+            prior_years=[],
+            created_at=now,
+            submitted_at=now,
+            updated_at=now,
+        )
         session.add(registration)
         session.flush()
         repository.change_status(session, registration, "submitted", now, actor=user)

@@ -46,8 +46,10 @@ class Season:
         self.on(at("2017-05-12"), lambda app: self.register(app, "binh", "GLA", "Đa Tốn"))
         self.on(at("2017-05-15"), lambda app: self.register(app, "chi", "TTI", "Hạ Thái"))
         self.on(at("2017-05-18"), lambda app: set_status(app, self.codes["chi"], "forwarded"))
-        self.on(at("2017-06-05"), lambda app: set_status(app, self.codes["binh"], "returned",
-                                                         "thiếu bản sao quyết định"))  # fmt: skip
+        self.on(
+            at("2017-06-05"),
+            lambda app: set_status(app, self.codes["binh"], "returned", "thiếu bản sao quyết định"),
+        )
         self.on(at("2017-06-09"), lambda app: set_status(app, self.codes["binh"], "submitted"))
         self.on(at("2017-06-15"), lambda app: set_status(app, self.codes["binh"], "forwarded"))
         self.on(at("2017-08-20"), lambda app: set_status(app, self.codes["chi"], "selected"))
@@ -74,15 +76,17 @@ class Season:
 
 def expected() -> Counter[tuple[str, str]]:
     """(who, rule) -> how many reminders, from the plan's timeline and the story."""
-    return Counter({
-        ("an", "draft_before_deadline"): 2,  # 24/5 and 30/5
-        ("binh", "returned_not_resubmitted"): 1,  # 7/6; sent again on 9/6, so not 12/6
-        ("chi", "selected_contract_soon"): 1,  # 29/8
-        ("chi", "selected_contract_deadline"): 1,  # 23/9
-        ("chi", "selected_acceptance"): 2,  # 10/11 and 21/11
-        ("officer-gla", "officer_digest"): 24 + 6,  # 13/5–5/6 and 10/6–15/6
-        ("officer-tti", "officer_digest"): 3,  # 16/5–18/5
-    })  # fmt: skip
+    return Counter(
+        {
+            ("an", "draft_before_deadline"): 2,  # 24/5 and 30/5
+            ("binh", "returned_not_resubmitted"): 1,  # 7/6; sent again on 9/6, so not 12/6
+            ("chi", "selected_contract_soon"): 1,  # 29/8
+            ("chi", "selected_contract_deadline"): 1,  # 23/9
+            ("chi", "selected_acceptance"): 2,  # 10/11 and 21/11
+            ("officer-gla", "officer_digest"): 24 + 6,  # 13/5–5/6 and 10/6–15/6
+            ("officer-tti", "officer_digest"): 3,  # 16/5–18/5
+        }
+    )
 
 
 def days(first: str, last: str) -> Iterator[date]:
@@ -126,8 +130,14 @@ class Replay:
         for who, _, _ in self.platform.received[before:]:
             self.deliveries.append((who, when))
 
-    async def days(self, first: str, last: str, *, hours: tuple[int, ...] = (6, 8, 10, 23),
-                   down: tuple[datetime, datetime] | None = None) -> None:  # fmt: skip
+    async def days(
+        self,
+        first: str,
+        last: str,
+        *,
+        hours: tuple[int, ...] = (6, 8, 10, 23),
+        down: tuple[datetime, datetime] | None = None,
+    ) -> None:
         for day in days(first, last):
             moments = {datetime.combine(day, time(h, 5 if h == 8 else 0), ZONE) for h in hours}
             moments |= {t for t in self.season.events if t.date() == day}  # the story goes on
