@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from telegram import Bot, BotCommand, CallbackQuery, Message, Update
-from telegram.error import Conflict, NetworkError, RetryAfter, TelegramError
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot.app import App
@@ -57,6 +57,7 @@ MENU = (
     ("cancel", "huy", "cancel"),
     ("language", "ngonngu", "lang"),
     ("help", "trogiup", "help"),
+    ("privacy", "dulieu", "mydata"),
 )
 
 
@@ -132,13 +133,20 @@ class Telegram:
     async def start(self) -> None:
         """Log in (getMe) and publish the command menu in Vietnamese and English."""
         logging.getLogger("httpx").setLevel(logging.WARNING)  # its request log shows the token
-        await self.bot.initialize()
+        try:
+            await self.bot.initialize()
+        except InvalidToken:  # PTB's message would show the token
+            raise RuntimeError("telegram refused the bot token (LANGNGHE_TELEGRAM_TOKEN)") from None
         await self.bot.set_my_commands(menu_commands("vi"))
         for language in LANGUAGES:
             await self.bot.set_my_commands(menu_commands(language), language_code=language)
 
-    async def stop(self) -> None:
-        await self.idle()
+    async def stop(self, grace: float = 10.0) -> None:
+        """Send what is queued (for up to `grace` seconds), then log out."""
+        try:
+            await asyncio.wait_for(self.idle(), grace)
+        except TimeoutError:
+            log.warning("telegram: stopping with replies to %d chats unsent", len(self._chains))
         await self.bot.shutdown()
 
     async def idle(self, chat_id: int | None = None) -> None:
@@ -162,10 +170,12 @@ class Telegram:
                 await self._answer(update.callback_query, None)
             return
         outcome = await self.app.dispatcher.handle(event)
-        if outcome.duplicate:
+        query = update.callback_query
+        if outcome.duplicate:  # handled before; the first answer may have been lost
+            if query is not None:
+                await self._answer(query, None)
             return
         chat_id = int(event.user_id)
-        query = update.callback_query
         if query is not None:
             await self._answer(query, self._stale_text(outcome))
             if isinstance(query.message, Message) and query.message.reply_markup:

@@ -38,13 +38,15 @@ OVERALL = Rate(per_second=25, burst=5)
 GROUP = Rate(per_second=19 / 60, burst=1)
 
 
-def telegram_limiter(chat_per_second: float = 1.0, chat_burst: float = 3) -> RateLimiter:
+def telegram_limiter(
+    chat_per_second: float = 1.0, chat_burst: float = 3, overall: Rate = OVERALL
+) -> RateLimiter:
     private = Rate(chat_per_second, chat_burst)
 
     def per_chat(chat_id: Hashable) -> Rate:
         return GROUP if isinstance(chat_id, int) and chat_id < 0 else private
 
-    return RateLimiter(OVERALL, per_chat)
+    return RateLimiter(overall, per_chat)
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -95,6 +97,8 @@ def pieces(reply: Reply) -> list[Piece]:
     texts = [Piece(part) for part in split_text(reply.text)] if reply.text.strip() else []
     if reply.file is not None:
         texts.append(Piece("", None, reply.file))
+    if not texts:
+        return []  # Telegram sends no empty message
     last = texts[-1]
     return [*texts[:-1], Piece(last.text, markup, last.file)]
 
@@ -124,7 +128,9 @@ class TelegramSender:
         self.bot = bot
         self.limiter = limiter
 
-    async def send(self, chat_id: int, reply: Reply, *, max_wait: float, attempts: int) -> Message:
+    async def send(
+        self, chat_id: int, reply: Reply, *, max_wait: float, attempts: int
+    ) -> Message | None:
         """Send a reply (every piece); the last message sent is returned.
 
         Waits out a limit or a retry_after up to `max_wait` seconds, else raises Deferred;
@@ -133,7 +139,6 @@ class TelegramSender:
         message: Message | None = None
         for piece in pieces(reply):
             message = await self._send_piece(chat_id, piece, max_wait, attempts)
-        assert message is not None
         return message
 
     async def _send_piece(
@@ -197,4 +202,4 @@ class TelegramTransport:
             return Delivery(permanent=str(blocked)[:200], error=str(blocked))
         except BadRequest as error:  # our message is wrong: retried, then kept as failed
             return Delivery(retry_after=-1, error=f"bad request: {error.message}")
-        return Delivery(platform_message_id=str(message.message_id))
+        return Delivery(platform_message_id=str(message.message_id) if message else None)

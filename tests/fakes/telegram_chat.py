@@ -109,7 +109,7 @@ async def chat(settings: Settings, lines: TextIO, out: TextIO, *, lang: str) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fakes.telegram_chat")
     parser.add_argument("--db", help="database URL (default: a new SQLite file)")
-    parser.add_argument("--today", default="2017-05-10", help="the bot's today (default: %(default)s)")
+    parser.add_argument("--today", default="2017-05-10", help="the day the bot lives in")
     parser.add_argument("--lang", default="vi", help="the user's Telegram language (vi, en)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

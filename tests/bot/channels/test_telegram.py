@@ -19,9 +19,12 @@ from bot.channels.telegram import Telegram, make_bot, run_polling
 from bot.channels.telegram_send import telegram_limiter
 from bot.channels.telegram_web import PATH, SECRET_HEADER, TelegramChannel
 from bot.clock import Clock
+from bot.ratelimit import Rate
 from bot.server import build_web_app
 from bot.settings import Settings
-from storage.models import ProcessedMessage, Registration, User
+from handlers import router
+from storage import repository
+from storage.models import OutboxMessage, ProcessedMessage, Registration, User
 from tests.fakes.telegram_api import FakeTelegram, TelegramLimits
 from tests.telegram_user import TelegramUser, until
 
@@ -30,7 +33,11 @@ SECRET = "s3cret-Token_for-tests"
 
 def fast(app: App, fake: FakeTelegram) -> Telegram:
     """A bot whose own limits are far above what these tests send."""
-    return Telegram(app, make_bot(fake.token, fake.base_url), limiter=telegram_limiter(100, 100))
+    return Telegram(
+        app,
+        make_bot(fake.token, fake.base_url),
+        limiter=telegram_limiter(100, 100, Rate(1000, 1000)),
+    )
 
 
 @pytest.fixture
@@ -192,6 +199,7 @@ async def test_command_menu_in_vietnamese_and_english(
     assert vi["dangky"] == "Đăng ký hỗ trợ cho làng nghề"
     assert en["register"] == "Register a craft village for support"
     assert fake.commands_for("") == fake.commands_for("vi")  # no language: Vietnamese
+    assert set(vi) | set(en) <= set(router.COMMANDS)  # each one does something
 
 
 async def test_english_speaker_is_answered_in_english(
@@ -312,16 +320,17 @@ async def test_a_user_who_blocked_the_bot_is_marked_unreachable(
 ) -> None:
     user = person(fake, polling)
     await user.say("/start")
-    fake.block_user(user.user_id, notify=False)  # Telegram's notice is lost
-    fake.send_text(user.user_id, "/trogiup")
-    await fake.wait_until_delivered()
-    await polling.idle()
-    assert [c.status for c in fake.calls("sendMessage")][-1] == 403
-    calls = len(fake.calls("sendMessage"))
+    fake.fail_next("sendMessage", 403, chat_id=user.user_id)  # blocked before our answer
+    await user.say("/start")  # two replies: the first gets 403, the second is not tried
+    assert [c.status for c in fake.calls("sendMessage")] == [200, 200, 403]
     with app.db.transaction() as session:
         row = session.scalars(select(User)).one()
-        assert not row.reachable and "blocked" in (row.unreachable_reason or "")
-    assert len(fake.calls("sendMessage")) == calls  # not retried
+        assert not row.reachable and "blocked by the user" in (row.unreachable_reason or "")
+        repository.enqueue(session, row, "notice", {"text": "tin", "buttons": []}, app.clock.now())
+    await polling.outbox_sender().run_once()  # and the outbox does not try either
+    assert len(fake.calls("sendMessage")) == 3
+    with app.db.transaction() as session:
+        assert session.scalars(select(OutboxMessage)).one().status == "undeliverable"
 
 
 async def test_block_and_unblock_notices_change_reachability(
@@ -340,3 +349,19 @@ async def test_block_and_unblock_notices_change_reachability(
     fake.unblock_user(user.user_id)
     await fake.wait_until_delivered()
     assert reachable()
+
+
+async def test_group_messages_are_left_alone(fake: FakeTelegram, polling: Telegram) -> None:
+    fake.add_group(-100123, "Hội làng nghề")
+    fake.send_text(1001, "/start", chat_id=-100123)
+    await fake.wait_until_delivered()
+    await polling.idle()
+    assert fake.messages_to(-100123) == [] and fake.messages_to(1001) == []
+
+
+async def test_a_refused_token_is_reported_without_showing_it(app: App, fake: FakeTelegram) -> None:
+    telegram = Telegram(app, make_bot("999:not-the-token", fake.base_url))
+    with pytest.raises(RuntimeError, match="refused the bot token") as refused:
+        await telegram.start()
+    assert "not-the-token" not in str(refused.value)
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
