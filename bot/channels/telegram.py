@@ -175,12 +175,13 @@ class Telegram:
             if query is not None:
                 await self._answer(query, None)
             return
+        # Queued before any await, so one chat's answers keep the order of its updates.
         chat_id = int(event.user_id)
+        if query is not None and isinstance(query.message, Message) and query.message.reply_markup:
+            self._after(chat_id, lambda: self._remove_keyboard(chat_id, query))
+        self._after(chat_id, lambda: self._reply(chat_id, outcome.replies))
         if query is not None:
             await self._answer(query, self._stale_text(outcome))
-            if isinstance(query.message, Message) and query.message.reply_markup:
-                self._after(chat_id, lambda: self._remove_keyboard(chat_id, query))
-        self._after(chat_id, lambda: self._reply(chat_id, outcome.replies))
 
     async def process_json(self, data: dict[str, object]) -> None:
         await self.process(Update.de_json(data, self.bot))

@@ -365,3 +365,18 @@ async def test_a_refused_token_is_reported_without_showing_it(app: App, fake: Fa
         await telegram.start()
     assert "not-the-token" not in str(refused.value)
     assert refused.value.__cause__ is None and refused.value.__suppress_context__
+
+
+async def test_one_chat_gets_its_answers_in_order_even_after_a_429(
+    fake: FakeTelegram, polling: Telegram
+) -> None:
+    user = person(fake, polling)
+    fake.fail_next("sendMessage", 429, retry_after=1, chat_id=user.user_id)
+    for text in ("/trogiup", "/trangthai", "/ngonngu"):  # typed fast, before any answer
+        fake.send_text(user.user_id, text)
+    await user.answer()
+    texts = [m.text or "" for m in user.messages]
+    assert len(texts) == 3 and fake.too_many_requests_count == 1
+    assert texts[0].startswith("Các lệnh có thể dùng")  # waited out its retry_after, first
+    assert "chưa gửi hồ sơ" in texts[1]
+    assert texts[2].startswith("Chọn ngôn ngữ")
