@@ -36,6 +36,10 @@ class WebChannel(Protocol):
 def configured_channels(app: App) -> list[WebChannel]:
     """The web channels whose credentials are set (Zalo OA, Telegram webhook)."""
     channels: list[WebChannel] = []
+    if app.settings.telegram_token.get_secret_value():
+        from bot.channels.telegram_web import TelegramChannel
+
+        channels.append(TelegramChannel(app))
     return channels
 
 
