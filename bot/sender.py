@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -133,7 +134,8 @@ class OutboxSender:
         self.limiter = shared or limiter or default_limiter(transport.channel)
         self.quiet = quiet
         self._slots = asyncio.Semaphore(concurrency)
-        self._turn = asyncio.Lock()  # one dispatch at a time between peek and take
+        self._turn = asyncio.Lock()  # one message at a time from its mark to its token
+        self._lead = 0.005  # seconds a dispatch mark takes to commit (estimated as we go)
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many messages were attempted."""
@@ -206,29 +208,43 @@ class OutboxSender:
             await asyncio.to_thread(self._record, item.message_id, delivery)
 
     async def _deliver(self, item: Claimed) -> Delivery | None:
-        """Wait for the limiter, mark the row dispatched, send; None if it is not ours."""
-        key = chat_key(item.recipient.channel_user_id)
+        """Wait for the limiter, mark the row dispatched, send; None if it is not ours.
+
+        The mark is a commit of a few milliseconds. With a limiter it starts that long before
+        the message's turn comes (one message at a time), so the commit costs no sending time
+        and at most one message is ever marked and still waiting for its turn.
+        """
         limiter = self.limiter
         if limiter is None:
-            if not await asyncio.to_thread(self._dispatch, item):
+            if not await self._dispatch(item):
                 return None
             return await self._attempt(item)
-        if not self.transport_limits:
-            await limiter.acquire(key)
-            if not await asyncio.to_thread(self._dispatch, item):
+        key = chat_key(item.recipient.channel_user_id)
+        while (wait := limiter.wait_time(key)) > self._lead:  # e.g. this chat's own pace
+            await asyncio.sleep(wait - self._lead)
+        async with self._turn:
+            while (wait := limiter.wait_time(key)) > self._lead:
+                await asyncio.sleep(wait - self._lead)
+            if not await self._dispatch(item):
                 return None
-            return self._paused(limiter, key, await self._attempt(item))
-        while True:  # the transport takes the token: wait until it would get one at once
-            while (wait := limiter.wait_time(key)) > 0:
-                await asyncio.sleep(wait)
-            async with self._turn:
-                if limiter.wait_time(key) > 0:
-                    continue
-                if not await asyncio.to_thread(self._dispatch, item):
-                    return None
-                attempt = asyncio.create_task(self._attempt(item))
-                await asyncio.sleep(0)  # let it take its token before the next one looks
-            return await attempt
+            if self.transport_limits:  # the transport takes the token: be first in line
+                while (wait := limiter.wait_time(key)) > 0:
+                    await asyncio.sleep(wait)
+            else:
+                await limiter.acquire(key)
+            attempt = asyncio.create_task(self._attempt(item))
+            await asyncio.sleep(0)  # it takes its token before the next message looks
+        delivery = await attempt
+        if not self.transport_limits and delivery.retry_after and delivery.retry_after > 0:
+            limiter.pause(key, delivery.retry_after)
+        return delivery
+
+    async def _dispatch(self, item: Claimed) -> bool:
+        started = time.perf_counter()
+        ours = await asyncio.to_thread(self._mark_dispatched, item)
+        took = time.perf_counter() - started
+        self._lead = min(0.05, 0.8 * self._lead + 0.2 * 1.5 * took)  # a moving estimate
+        return ours
 
     async def _attempt(self, item: Claimed) -> Delivery:
         try:
@@ -237,13 +253,7 @@ class OutboxSender:
             log.warning("sending outbox message %s failed: %r", item.message_id, error)
             return Delivery(retry_after=-1, error=repr(error))
 
-    @staticmethod
-    def _paused(limiter: RateLimiter, key: Hashable, delivery: Delivery) -> Delivery:
-        if delivery.retry_after and delivery.retry_after > 0:
-            limiter.pause(key, delivery.retry_after)
-        return delivery
-
-    def _dispatch(self, item: Claimed) -> bool:
+    def _mark_dispatched(self, item: Claimed) -> bool:
         with self.db.transaction() as session:
             return outbox.mark_dispatched(session, item.message_id, item.attempts, self.clock.now())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -85,6 +86,7 @@ async def serve(app: App, channels: list[WebChannel], host: str, port: int) -> N
     senders = [s for s in (c.sender() for c in channels) if s is not None]
     for sender in senders:
         sender.quiet = sender.quiet or scheduler.quiet  # no reminder in quiet hours
+        sender.lease = timedelta(seconds=app.settings.outbox_lease_seconds)
     tasks = [asyncio.create_task(s.run_forever(stop)) for s in senders]
     tasks.append(asyncio.create_task(scheduler.run_forever(stop)))
     await stop.wait()
