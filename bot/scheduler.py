@@ -221,7 +221,9 @@ class Planner:
         return [
             Subject(user, f"u{user.id}", {"village": conv.data["village"]}, days)
             for conv, user in rows
-            if (conv.data or {}).get("village") and self.wants(user, rule)
+            if (conv.data or {}).get("village")
+            and not conv.data.get("registration_id")  # fixing a returned one: its own rule
+            and self.wants(user, rule)
         ]
 
     def registrations(self, rule: Rule) -> list[Subject]:

@@ -83,7 +83,7 @@ class Claimed:
 # 1/s per private chat; Zalo OA publishes no figure (the test server allows 50/s).
 DEFAULT_RATES: dict[str, tuple[Rate, Rate]] = {
     "telegram": (Rate(per_second=29, burst=1), Rate(per_second=1, burst=1)),
-    "zalo": (Rate(per_second=48, burst=1), Rate(per_second=5, burst=3)),
+    "zalo": (Rate(per_second=48, burst=1.2), Rate(per_second=5, burst=3)),
 }
 
 
