@@ -15,6 +15,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,9 @@ from storage.db import Database
 from storage.models import ProcessedMessage
 
 log = logging.getLogger(__name__)
+
+# How precisely we keep "last seen" (Zalo's 7-day window for customer-service messages).
+SEEN_RESOLUTION = timedelta(minutes=1)
 
 Handler = Callable[[Context], None]
 
@@ -78,19 +82,26 @@ class Dispatcher:
     def _process(self, session: Session, event: Incoming) -> Outcome:
         now = self.clock.now()
         self._lock_user(session, event)
-        if session.get(ProcessedMessage, (event.channel, event.message_id)) is not None:
-            return Outcome(duplicate=True)  # the lock above makes check-then-insert safe
-        session.add(ProcessedMessage(channel=event.channel, message_id=event.message_id, at=now))
-        user = repository.get_or_create_user(
-            session,
-            event.channel,
-            event.user_id,
-            now,
-            display_name=event.display_name,
-            language=self.default_language or language_of(event.language_hint),
-        )
-        user.last_seen_at = now
-        conversation = repository.conversation_of(session, user, now)
+        if not repository.mark_processed(session, event.channel, event.message_id, now):
+            return Outcome(duplicate=True)
+        found = repository.user_and_conversation(session, event.channel, event.user_id)
+        if found is None:
+            user = repository.get_or_create_user(
+                session,
+                event.channel,
+                event.user_id,
+                now,
+                display_name=event.display_name,
+                language=self.default_language or language_of(event.language_hint),
+                known_new=True,
+            )
+            conversation = None
+        else:
+            user, conversation = found
+        if now - user.last_seen_at > SEEN_RESOLUTION:  # one write a minute is enough
+            user.last_seen_at = now
+        if conversation is None:
+            conversation = repository.conversation_of(session, user, now)
         ctx = Context(
             session=session,
             event=event,

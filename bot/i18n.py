@@ -41,8 +41,13 @@ def language_of(hint: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+@cache
+def translator(lang: str) -> Translator:
+    return Translator(lang)
+
+
 class Translator:
-    """Texts and formatting in one language."""
+    """Texts and formatting in one language (shared instances: `translator(lang)`)."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE

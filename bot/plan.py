@@ -163,8 +163,12 @@ class SupportItem(_Model):
     code: Code
     number: PositiveInt
     name: LocalizedText
+    short: LocalizedText | None = None  # for buttons, where the full name does not fit
     detail: LocalizedText | None = None
     section: Section
+
+    def label(self, lang: str) -> str:
+        return (self.short or self.name).get(lang)
 
 
 class Condition(_Model):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.events import Attachment, Button, Incoming, Reply
-from bot.i18n import Translator
+from bot.i18n import Translator, translator
 from bot.plan import Plan
 from storage import repository
 from storage.models import Conversation, User
@@ -46,7 +46,7 @@ class Context:
 
     @property
     def t(self) -> Translator:
-        return Translator(self.user.language)
+        return translator(self.user.language)
 
     @property
     def today(self) -> date:
@@ -94,7 +94,7 @@ class Context:
         **values: Any,
     ) -> None:
         """A message to someone else, in their language, through the outbox."""
-        text = Translator(recipient.language)(key, **values)
+        text = translator(recipient.language)(key, **values)
         payload = {
             "text": text,
             "buttons": [[b.label, b.payload] for b in buttons or ()],

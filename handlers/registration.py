@@ -50,7 +50,24 @@ def offer_resume(ctx: Context) -> None:
     FLOW.enter(ctx, "resume")
 
 
+def window_closed(ctx: Context) -> bool:
+    """Outside the plan's registration window (II.6, step 1): say so, offer what is left."""
+    opens, closes = ctx.plan.registration_opens, ctx.plan.registration_deadline
+    if opens <= ctx.today <= closes:
+        return False
+    ctx.say(
+        "reg.not_open" if ctx.today < opens else "reg.closed",
+        opens=ctx.t.date(opens),
+        closes=ctx.t.date(closes),
+        section=ctx.plan.step(1).section,
+        buttons=[ctx.button("btn.status", "menu:status"), ctx.button("btn.help", "menu:help")],
+    )
+    return True
+
+
 def begin(ctx: Context, *, keep: dict[str, object] | None = None) -> None:
+    if window_closed(ctx):
+        return
     ctx.goto(FLOW.name, None)
     ctx.data = dict(keep or {})
     if repository.active_consent(ctx.session, ctx.user, "registration") is None:
@@ -417,7 +434,7 @@ def ask_items(ctx: Context) -> None:
         for item in ctx.plan.support_items
     ]  # fmt: skip
     buttons = [
-        Button(("✓ " if item.code in chosen else "") + item.name.get(lang),
+        Button(("✓ " if item.code in chosen else "") + f"{item.number}. {item.label(lang)}",
                FLOW.payload("items", item.code))
         for item in ctx.plan.support_items
     ]  # fmt: skip
@@ -539,6 +556,8 @@ def on_edit(ctx: Context) -> None:
 
 
 def submit(ctx: Context) -> None:
+    if not ctx.data.get("registration_id") and window_closed(ctx):
+        return  # the draft stays; a returned registration may still be corrected
     unit = ctx.plan.unit(ctx.data["unit"])
     village_key = fold(ctx.data["village"])
     resubmitting = ctx.data.get("registration_id")
@@ -604,7 +623,6 @@ def save_registration(ctx: Context, village_key: str) -> Registration:
             **fields,
         )
         ctx.session.add(registration)
-        ctx.session.flush()
     else:
         for name, value in fields.items():
             setattr(registration, name, value)

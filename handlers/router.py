@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 
 from bot.text import fold
-from handlers import common, registration
+from handlers import common, privacy, registration
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
 
 Action = Callable[[Context], None]
 
-FLOWS: dict[str, Flow] = {registration.FLOW.name: registration.FLOW}
-FLOW_HANDLERS: dict[str, Action] = {registration.FLOW.name: registration.handle}
+FLOWS: dict[str, Flow] = {flow.name: flow for flow in (registration.FLOW, privacy.FLOW)}
+FLOW_HANDLERS: dict[str, Action] = {
+    registration.FLOW.name: registration.handle,
+    privacy.FLOW.name: privacy.FLOW.handle,
+}
 
 
 def cancel(ctx: Context) -> None:
@@ -55,6 +59,9 @@ COMMANDS: dict[str, Action] = {
     "language": common.choose_language,
     "trogiup": common.help,
     "help": common.help,
+    "dulieu": privacy.show,
+    "xoadulieu": privacy.show,
+    "mydata": privacy.show,
 }
 
 MENU: dict[str, Action] = {
@@ -134,6 +141,7 @@ def typed_choice(ctx: Context) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def label_key(text: str) -> str:
     """A label folded, without check marks, emoji or punctuation."""
     return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,13 +33,29 @@ LIVE_STATUSES = ("submitted", "returned", "forwarded", "selected")
 
 
 def mark_processed(session: Session, channel: str, message_id: str, now: datetime) -> bool:
-    """Record an incoming message id; False if it was already processed."""
-    try:
-        with session.begin_nested():
-            session.add(ProcessedMessage(channel=channel, message_id=message_id, at=now))
-    except IntegrityError:
-        return False
-    return True
+    """Record an incoming message id in one statement; False if it was already there."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = ProcessedMessage.__table__
+    statement = (
+        insert(table)  # type: ignore[arg-type]
+        .values(channel=channel, message_id=message_id, at=now)
+        .on_conflict_do_nothing()
+        .returning(table.c.message_id)
+    )
+    # RETURNING says whether a row went in; rowcount is not dependable across drivers.
+    return session.connection().execute(statement).first() is not None
+
+
+def user_and_conversation(
+    session: Session, channel: str, channel_user_id: str
+) -> tuple[User, Conversation | None] | None:
+    """Both rows in one query, for the hot path of every incoming message."""
+    row = session.execute(
+        select(User, Conversation)
+        .outerjoin(Conversation, Conversation.user_id == User.id)
+        .where(User.channel == channel, User.channel_user_id == channel_user_id)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def get_user(session: Session, channel: str, channel_user_id: str) -> User | None:
@@ -54,8 +72,10 @@ def get_or_create_user(
     *,
     display_name: str | None = None,
     language: str = "vi",
+    known_new: bool = False,
 ) -> User:
-    user = get_user(session, channel, channel_user_id)
+    """The user, created on first contact (`known_new` skips the look-up)."""
+    user = None if known_new else get_user(session, channel, channel_user_id)
     if user is None:
         user = User(
             channel=channel,
@@ -165,7 +185,6 @@ def change_status(
     note: str | None = None,
 ) -> StatusChange:
     change = StatusChange(
-        registration_id=registration.id,
         at=now,
         from_status=registration.status or None,
         to_status=to_status,
@@ -174,7 +193,7 @@ def change_status(
     )
     registration.status = to_status
     registration.updated_at = now
-    session.add(change)
+    registration.history.append(change)  # also for a new registration: one flush for both
     return change
 
 

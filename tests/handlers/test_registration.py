@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.clock import ZONE
 from storage.models import Consent, Conversation, Registration, StatusChange, User
 from tests.chat import Chat
 
@@ -296,3 +297,26 @@ async def test_language_switch(chat: Chat, app: App) -> None:
     assert chat.has("Switched to English")
     with app.db.transaction() as session:
         assert session.scalars(select(User)).one().language == "en"
+
+
+async def test_registrations_close_with_the_plan_window(chat: Chat, app: App) -> None:
+    app.clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=ZONE), frozen=True)
+    await chat.say("/dangky")
+    assert chat.has("01/05/2017", "31/05/2017", "II.6", "hết hạn")
+    assert "📋 Trạng thái hồ sơ" in chat.buttons
+
+
+async def test_registrations_not_open_before_may(chat: Chat, app: App) -> None:
+    app.clock.set(datetime(2017, 4, 20, 9, 0, tzinfo=ZONE), frozen=True)
+    await chat.say("/dangky")
+    assert chat.has("chưa đến thời gian", "01/05/2017")
+
+
+async def test_a_draft_finished_after_the_deadline_is_kept_not_sent(chat: Chat, app: App) -> None:
+    await fill_until_summary(chat)
+    app.clock.set(datetime(2017, 6, 2, 9, 0, tzinfo=ZONE), frozen=True)
+    await chat.press("Gửi hồ sơ")
+    assert chat.has("hết hạn")
+    with app.db.transaction() as session:
+        assert session.scalars(select(Registration)).all() == []
+        assert session.scalars(select(Conversation)).one().data["village"] == "Bat Trang"
