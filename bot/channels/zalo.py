@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from bot.app import App
 from bot.channels.render import numbered
 from bot.clock import Clock
+from bot.db_workers import DatabaseWorkers
 from bot.dispatcher import Dispatcher
 from bot.events import Button, Incoming, Outcome, Reply
 from bot.i18n import Translator
@@ -317,6 +318,12 @@ class _Claimed:
     body: str
 
 
+@dataclass(frozen=True)
+class _Written:
+    replies: list[Reply]
+    batch: list[tuple[int, Recipient, dict[str, Any]]]
+
+
 def _reply_key(event_id: str) -> str:
     return f"reply:{CHANNEL}:{event_id}:"
 
@@ -351,11 +358,20 @@ class ZaloChannel:
             handler=self.handle_in_transaction,
             default_language=app.dispatcher.default_language,
         )
-        # Off the event loop even on SQLite: a token refresh holds the database lock
-        # while it waits for Zalo, and the loop must stay free meanwhile.
-        self.dispatcher.use_threads = True
+        # All database work runs on these threads, never on the event loop: a token
+        # refresh holds the database lock while it waits for Zalo, and the loop must stay
+        # free meanwhile. Storing a webhook (what Zalo waits for) goes first.
+        # On SQLite one thread does it all (one writer at a time anyway); PostgreSQL
+        # takes writers in parallel, and keeps threads free for acknowledgements.
+        if app.db.is_postgres:
+            self._db = DatabaseWorkers(4, name="zalo-db")
+            self._ack_db = DatabaseWorkers(2, name="zalo-ack")
+        else:
+            self._db = self._ack_db = DatabaseWorkers(1, name="zalo-db")
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        # Replies the handler wrapper wrote to the outbox, by event id, for `_process`.
+        self._written: dict[str, _Written] = {}
         self._stopping = asyncio.Event()
         self._recovery: asyncio.Task[None] | None = None
 
@@ -396,11 +412,16 @@ class ZaloChannel:
         for task in list(self._draining.values()):
             task.cancel()  # its event stays leased in the inbox and is retried later
         await self.client.close()
+        self._db.shutdown()
+        self._ack_db.shutdown()
 
-    async def wait_idle(self) -> None:
-        """Until no event is being processed (tests and shutdown)."""
-        while self._draining:
-            await asyncio.gather(*list(self._draining.values()), return_exceptions=True)
+    async def wait_idle(self, sender: str | None = None) -> None:
+        """Until no event (of `sender`, or of anyone) is being processed and answered."""
+        while True:
+            tasks = [t for s, t in self._draining.items() if sender in (None, s)]
+            if not tasks:
+                return
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _seed_tokens(self) -> bool:
         """Store the pair from settings unless one is stored; False if none is stored."""
@@ -432,7 +453,8 @@ class ZaloChannel:
         event = parse_event(body)
         if event is None:
             return web.Response(text="ok")  # receipts, echoes of our own sends, …
-        stored = await asyncio.to_thread(self._store, event, raw.decode("utf-8", "replace"))
+        raw_text = raw.decode("utf-8", "replace")
+        stored = await self._ack_db.run(self._store, event, raw_text, urgent=True)
         if stored:
             self.kick(event.sender)
         return web.Response(text="ok")
@@ -464,16 +486,39 @@ class ZaloChannel:
         try:
             while True:
                 self._again.discard(sender)
-                row = await asyncio.to_thread(self._claim, sender)
-                if row is None:
+                batch = await self._db.run(self._take_and_handle, sender)
+                if batch is None:
                     if sender in self._again:
                         continue
                     return
-                await self._process(row)
+                await self._send_now(batch)
         except Exception:
             log.exception("Zalo inbox worker for a user failed; retried later")
         finally:
             self._draining.pop(sender, None)
+
+    def _take_and_handle(self, sender: str) -> list[tuple[int, Recipient, dict[str, Any]]] | None:
+        """On a database thread: take the sender's next event and handle it. Returns the
+        replies to send now, or None when no event of this sender is due."""
+        row = self._claim(sender)
+        if row is None:
+            return None
+        try:
+            event = parse_event(json.loads(row.body))
+            if event is None or event.name in ("follow", "unfollow"):
+                self._record_follow(row, event)
+                return []
+            # One sender's events come one at a time, in order (the inbox claim), so the
+            # dispatcher's own per-user queue is not needed.
+            outcome = self.dispatcher.process(to_incoming(event, self.app))
+            written = self._written.pop(row.event_id, None)
+            if written is not None and written.replies is outcome.replies:
+                return written.batch  # the dispatcher committed them with the step
+            return self._settle(row, outcome)
+        except Exception as error:
+            log.exception("Zalo event %s failed; it stays in the inbox", row.id)
+            self._retry(row.id, repr(error))
+            return []
 
     def _claim(self, sender: str) -> _Claimed | None:
         with self.app.db.transaction() as session:
@@ -484,30 +529,25 @@ class ZaloChannel:
                 return None
             return _Claimed(row.id, row.event_id, row.sender, row.kind, row.body)
 
-    async def _process(self, row: _Claimed) -> None:
-        try:
-            event = parse_event(json.loads(row.body))
-            if event is None or event.name in ("follow", "unfollow"):
-                await asyncio.to_thread(self._record_follow, row, event)
-                return
-            outcome = await self.dispatcher.handle(to_incoming(event, self.app))
-            batch = await asyncio.to_thread(self._settle, row, outcome)
-        except Exception as error:
-            log.exception("Zalo event %s failed; it stays in the inbox", row.id)
-            await asyncio.to_thread(self._retry, row.id, repr(error))
-            return
-        await self._send_now(batch)
-
     def handle_in_transaction(self, ctx: Context) -> None:
         """The core's handler, plus, in the same transaction: the person wrote, so they
         can be reached again; the replies go to the outbox; the inbox row is done."""
         self._inner(ctx)
         if ctx.event.channel != CHANNEL:
             return
-        ctx.user.reachable = True
-        ctx.user.unreachable_reason = None
-        self._persist_replies(ctx.session, ctx.user, ctx.event.message_id, ctx.replies, ctx.now)
+        user = ctx.user
+        user.reachable = True
+        user.unreachable_reason = None
+        messages = self._persist_replies(
+            ctx.session, user, ctx.event.message_id, ctx.replies, ctx.now
+        )
         inbox.mark_done(ctx.session, CHANNEL, ctx.event.message_id, ctx.now)
+        recipient = Recipient(user.id, user.channel_user_id, user.language)
+        # Valid only if the dispatcher commits and returns these very replies (checked by
+        # identity in `_process`); otherwise `_settle` reads the database instead.
+        self._written[ctx.event.message_id] = _Written(
+            ctx.replies, [(m.id, recipient, dict(m.payload)) for m in messages]
+        )
 
     def _persist_replies(
         self,
@@ -568,7 +608,7 @@ class ZaloChannel:
                 log.warning("Zalo reply %s failed: %r", message_id, error)
                 delivery = Delivery(retry_after=-1, error=repr(error))
             rest = [] if delivery.ok else [m for m, _, _ in batch[index + 1 :]]
-            await asyncio.to_thread(self._record, message_id, delivery, rest)
+            await self._db.run(self._record, message_id, delivery, rest)
             if not delivery.ok:
                 return
 
@@ -620,7 +660,7 @@ class ZaloChannel:
         """On start and then every few seconds: events left by a crash, or due a retry."""
         while not self._stopping.is_set():
             try:
-                senders = await asyncio.to_thread(self._due_senders)
+                senders = await self._db.run(self._due_senders)
                 for sender in senders:
                     self.kick(sender)
             except Exception:
