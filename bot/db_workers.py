@@ -29,16 +29,17 @@ class DatabaseWorkers:
             queue.PriorityQueue()
         )
         self._order = itertools.count()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True)
-            for n in range(threads)
-        ]
-        self._started = False
+        self._name = name
+        self._size = threads
+        self._threads: list[threading.Thread] = []
 
     async def run(self, fn: Callable[..., T], *args: Any, urgent: bool = False) -> T:
         """`fn(*args)` on a worker thread; its result (or exception) here."""
-        if not self._started:
-            self._started = True
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._work, name=f"{self._name}-{n}", daemon=True)
+                for n in range(self._size)
+            ]
             for thread in self._threads:
                 thread.start()
         loop = asyncio.get_running_loop()
@@ -68,6 +69,7 @@ class DatabaseWorkers:
             job()
 
     def shutdown(self) -> None:
-        """Let the threads finish what is queued, then end."""
+        """Let the threads finish what is queued, then end (new ones start on next use)."""
         for _ in self._threads:
             self._queue.put((_STOP, next(self._order), None))
+        self._threads = []

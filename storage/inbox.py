@@ -96,6 +96,7 @@ def mark_done(session: Session, channel: str, event_id: str, now: datetime) -> N
         row.status = "done"
         row.processed_at = now
         row.last_error = None
+        row.body = ""  # what a person wrote is kept where the handler put it, not here
 
 
 def mark_retry(session: Session, row_id: int, now: datetime, error: str) -> InboxEvent | None:

@@ -620,6 +620,7 @@ class ZaloChannel:
                 return
             if delivery.ok:
                 outbox.mark_sent(message, now, delivery.platform_message_id)
+                message.payload = {}  # a copy of what was said (names, phone numbers)
                 return
             if delivery.permanent is not None:
                 outbox.mark_undeliverable(session, message, delivery.permanent)

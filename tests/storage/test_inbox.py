@@ -53,6 +53,17 @@ async def test_one_senders_events_are_taken_in_order_one_at_a_time(app: App) -> 
     assert claim(app, "alice") is None
 
 
+async def test_a_done_event_keeps_no_text(app: App) -> None:
+    with app.db.transaction() as session:
+        now = app.clock.now()
+        inbox.add(session, "zalo", "m1", "u1", "user_send_text", '{"text": "0912345678"}', now)
+    assert claim(app) == "m1"
+    done(app, "m1")
+    with app.db.transaction() as session:
+        row = session.query(InboxEvent).filter_by(event_id="m1").one()
+        assert (row.status, row.body) == ("done", "")
+
+
 async def test_an_event_left_by_a_dead_worker_is_taken_again_after_its_lease(app: App) -> None:
     store(app, "m1")
     assert claim(app) == "m1"  # ... and the worker dies
