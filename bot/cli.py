@@ -32,6 +32,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default from settings)")
     serve.add_argument("--port", type=int, help="port (default from settings)")
 
+    telegram = commands.add_parser("telegram", parents=[common], help="run the Telegram bot")
+    telegram.add_argument("--polling", action="store_true", help="fetch updates by long polling")
+    telegram.add_argument("--base-url", help="a Bot API server other than Telegram's (tests)")
+
     plan = commands.add_parser("plan", help="plan files")
     plan_commands = plan.add_subparsers(dest="plan_command", required=True)
     check = plan_commands.add_parser("check", help="validate a plan file")
@@ -72,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_console(args)
     if args.command == "serve":
         return run_serve(args)
+    if args.command == "telegram":
+        return run_telegram(args)
     if args.command == "plan":
         return check_plan(args.file)
     if args.command == "db":
@@ -103,6 +109,28 @@ def run_serve(args: argparse.Namespace) -> int:
         channels = configured_channels(app)
         host, port = args.host or settings.host, args.port or settings.port
         asyncio.run(serve(app, channels, host, port))
+    finally:
+        app.close()
+    return 0
+
+
+def run_telegram(args: argparse.Namespace) -> int:
+    """Polling mode, for a laptop; in production the webhook runs inside `serve`."""
+    from bot.app import build
+    from bot.channels import telegram
+
+    if not args.polling:
+        print("langnghe-bot telegram --polling: long polling; webhook: langnghe-bot serve",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    settings = settings_from(args)
+    if not settings.telegram_token.get_secret_value():
+        print("set LANGNGHE_TELEGRAM_TOKEN (the token @BotFather gave you)", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(logging.INFO)
+    app = build(settings)
+    try:
+        asyncio.run(telegram.run_until_signal(app, base_url=args.base_url))
     finally:
         app.close()
     return 0

@@ -100,6 +100,8 @@ class Dispatcher:
             user, conversation = found
         if now - user.last_seen_at > SEEN_RESOLUTION:  # one write a minute is enough
             user.last_seen_at = now
+        if not user.reachable:  # they wrote to us: unblocked, or back in Zalo's window
+            user.reachable, user.unreachable_reason = True, None
         if conversation is None:
             conversation = repository.conversation_of(session, user, now)
         ctx = Context(

@@ -40,6 +40,10 @@ def configured_channels(app: App) -> list[WebChannel]:
     zalo = zalo_channel(app)
     if zalo is not None:
         channels.append(zalo)
+    if app.settings.telegram_token.get_secret_value():
+        from bot.channels.telegram_web import TelegramChannel
+
+        channels.append(TelegramChannel(app))
     return channels
 
 

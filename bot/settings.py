@@ -39,3 +39,7 @@ class Settings(BaseSettings):
     # Telegram
     telegram_token: SecretStr = SecretStr("")
     telegram_webhook_secret: SecretStr = SecretStr("")
+    telegram_webhook_url: str = ""  # public https URL of /telegram/webhook, set at start
+    telegram_base_url: str = ""  # another Bot API server (a test server); default Telegram's
+    telegram_chat_per_second: float = 1.0  # our limit per private chat, with bursts of:
+    telegram_chat_burst: int = 3

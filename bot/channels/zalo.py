@@ -530,14 +530,12 @@ class ZaloChannel:
             return _Claimed(row.id, row.event_id, row.sender, row.kind, row.body)
 
     def handle_in_transaction(self, ctx: Context) -> None:
-        """The core's handler, plus, in the same transaction: the person wrote, so they
-        can be reached again; the replies go to the outbox; the inbox row is done."""
+        """The core's handler, plus, in the same transaction: the replies go to the
+        outbox and the inbox row is done."""
         self._inner(ctx)
         if ctx.event.channel != CHANNEL:
             return
         user = ctx.user
-        user.reachable = True
-        user.unreachable_reason = None
         messages = self._persist_replies(
             ctx.session, user, ctx.event.message_id, ctx.replies, ctx.now
         )

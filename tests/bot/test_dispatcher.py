@@ -82,3 +82,14 @@ def test_a_failing_handler_keeps_nothing_and_apologises(app: App) -> None:
     with app.db.transaction() as session:
         assert session.scalars(select(Conversation)).all() == []
         assert session.scalars(select(User)).all() == []
+
+
+def test_a_user_who_writes_again_is_reachable_again(app: App) -> None:
+    app.dispatcher.process(text(app, "back", "hello"))
+    with app.db.transaction() as session:
+        user = session.scalars(select(User)).one()
+        user.reachable, user.unreachable_reason = False, "blocked by the user"
+    app.dispatcher.process(text(app, "back", "I am back"))
+    with app.db.transaction() as session:
+        user = session.scalars(select(User)).one()
+        assert user.reachable and user.unreachable_reason is None
