@@ -43,6 +43,15 @@ class ZaloError(Exception):
         self.message = message
 
 
+class ZaloHttpError(Exception):
+    """Zalo's server failed (HTTP 4xx/5xx); a passing failure. Unlike aiohttp's own error,
+    its text never holds the request's headers (the access token, the app secret)."""
+
+    def __init__(self, status: int, where: str) -> None:
+        super().__init__(f"HTTP {status} from {where}")
+        self.status = status
+
+
 class ZaloAuthError(Exception):
     """No usable token: none stored, or the refresh was refused (an OA admin must
     authorise the app again and run `langnghe-bot zalo set-token`)."""
@@ -174,7 +183,8 @@ class ZaloTokens:
                 self.refresh_url, data=form, headers={"secret_key": self._app_secret}
             ) as response,
         ):
-            response.raise_for_status()
+            if response.status >= 400:
+                raise ZaloAuthError(f"HTTP {response.status} from the token endpoint")
             body = await response.json(content_type=None)
         if not isinstance(body, dict):
             raise ZaloAuthError("refresh reply is not a JSON object")
@@ -228,7 +238,8 @@ class ZaloClient:
         url = f"{self.api_base}/{path.lstrip('/')}"
         headers = {"access_token": token}
         async with self._session().post(url, json=json, data=form, headers=headers) as response:
-            response.raise_for_status()
+            if response.status >= 400:
+                raise ZaloHttpError(response.status, path)
             body = await response.json(content_type=None)
         if not isinstance(body, dict):
             raise ZaloError(-1, "the answer is not a JSON object")

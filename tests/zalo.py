@@ -21,18 +21,18 @@ from tests.fakes import FakeZaloOA, ZaloSentMessage
 
 def zalo_settings(db_url: str, zalo: FakeZaloOA, **values: object) -> Settings:
     """Settings as an operator sets them, pointed at the fake instead of Zalo."""
-    return Settings(
-        database_url=db_url,
-        zalo_app_id=zalo.app_id,
-        zalo_oa_id=zalo.oa_id,
-        zalo_oa_secret_key=zalo.oa_secret_key,  # type: ignore[arg-type]
-        zalo_app_secret=zalo.app_secret,  # type: ignore[arg-type]
-        zalo_access_token=zalo.access_token,  # type: ignore[arg-type]
-        zalo_refresh_token=zalo.refresh_token,  # type: ignore[arg-type]
-        zalo_api_base=zalo.base_url,
-        zalo_oauth_base=zalo.base_url,
-        **values,  # type: ignore[arg-type]
-    )
+    fields: dict[str, object] = {
+        "database_url": db_url,
+        "zalo_app_id": zalo.app_id,
+        "zalo_oa_id": zalo.oa_id,
+        "zalo_oa_secret_key": zalo.oa_secret_key,
+        "zalo_app_secret": zalo.app_secret,
+        "zalo_access_token": zalo.access_token,
+        "zalo_refresh_token": zalo.refresh_token,
+        "zalo_api_base": zalo.base_url,
+        "zalo_oauth_base": zalo.base_url,
+    }
+    return Settings(**(fields | values))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -44,10 +44,15 @@ class ZaloBot:
 
 @asynccontextmanager
 async def running_bot(
-    db_url: str, zalo: FakeZaloOA, clock: Clock, *, poll_seconds: float | None = None
+    db_url: str,
+    zalo: FakeZaloOA,
+    clock: Clock,
+    *,
+    poll_seconds: float | None = None,
+    **settings: object,
 ) -> AsyncIterator[ZaloBot]:
     """The bot's web server on a free loopback port, with the fake's webhook set to it."""
-    app = build(zalo_settings(db_url, zalo), clock=clock)
+    app = build(zalo_settings(db_url, zalo, **settings), clock=clock)
     channels = configured_channels(app)
     channel = next(c for c in channels if isinstance(c, ZaloChannel))
     if poll_seconds is not None:

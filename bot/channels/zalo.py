@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,6 +54,7 @@ from bot.zalo_client import (
     ZaloAuthError,
     ZaloClient,
     ZaloError,
+    ZaloHttpError,
     ZaloTokens,
 )
 from handlers.context import Context
@@ -284,6 +286,9 @@ class ZaloTransport:
             return self._failed(error)
         except ZaloAuthError as error:
             return Delivery(retry_after=-1, error=f"zalo token: {error}")
+        except (ZaloHttpError, aiohttp.ClientError, TimeoutError, OSError) as error:
+            # Recorded by type and text only: aiohttp's repr() would hold the headers.
+            return Delivery(retry_after=-1, error=f"{type(error).__name__}: {error}"[:500])
         self._rate_strikes = 0
         return Delivery(platform_message_id=message_id)
 

@@ -333,6 +333,32 @@ async def test_rate_limits_and_other_errors_are_kept_in_the_outbox(
     assert [m.text for m in zalo.sent_to(USER)] == ["Nhắc hạn nộp hồ sơ."]
 
 
+async def test_server_failures_are_retried_and_their_record_holds_no_secret(
+    db_url: str, zalo: FakeZaloOA, clock: Clock
+) -> None:
+    zalo.add_user(USER)
+    broken = zalo.base_url + "/no-such-api"  # answers HTTP 404
+    async with running_bot(db_url, zalo, clock, zalo_api_base=broken) as bot:
+        queue_notice(bot.app, "Nhắc hạn nộp hồ sơ.")
+        await bot.channel.sender().run_once()
+        [(status, error)] = outbox_rows(bot.app)
+    assert status == "pending"
+    assert error == "ZaloHttpError: HTTP 404 from v3.0/oa/message/cs"
+    zalo.expire_access_token()
+    async with running_bot(db_url, zalo, clock, zalo_oauth_base=broken) as bot:
+        bot.app.clock.advance(timedelta(minutes=1))
+        await bot.channel.sender().run_once()
+        [(status, error)] = outbox_rows(bot.app)
+    assert status == "pending"
+    assert error == "zalo token: HTTP 404 from the token endpoint"
+    with bot.app.db.transaction() as session:
+        everything = json.dumps(
+            [(m.last_error, m.payload) for m in session.scalars(select(OutboxMessage))]
+        )
+    for secret in (zalo.access_token, zalo.refresh_token, zalo.app_secret):
+        assert secret not in everything
+
+
 async def test_a_direct_reply_that_fails_waits_in_the_outbox(user: ZaloUser, bot: ZaloBot) -> None:
     user.zalo.add_user(USER)
     user.zalo.fail_next(-32, user_id=USER)
