@@ -15,8 +15,8 @@ import zlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import InboxEvent
@@ -34,30 +34,29 @@ def add(
     body: str,
     now: datetime,
 ) -> bool:
-    """Store one event; False when this channel id is already stored (a redelivery)."""
-    exists = session.scalar(
-        select(InboxEvent.id).where(InboxEvent.channel == channel, InboxEvent.event_id == event_id)
+    """Store one event; False when this channel id is already stored (a redelivery).
+
+    One statement (INSERT … ON CONFLICT DO NOTHING): this is what the platform waits for.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboxEvent)
+        .values(
+            channel=channel,
+            event_id=event_id,
+            sender=sender,
+            kind=kind,
+            body=body,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+        .returning(InboxEvent.id)  # a row back: it went in (SQLite 3.35+ has RETURNING)
     )
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                InboxEvent(
-                    channel=channel,
-                    event_id=event_id,
-                    sender=sender,
-                    kind=kind,
-                    body=body,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    received_at=now,
-                )
-            )
-    except IntegrityError:  # a concurrent delivery of the same event won the race
-        return False
-    return True
+    return session.connection().execute(statement).first() is not None
 
 
 def claim_next(
@@ -89,14 +88,14 @@ def claim_next(
 
 
 def mark_done(session: Session, channel: str, event_id: str, now: datetime) -> None:
-    row = session.scalars(
-        select(InboxEvent).where(InboxEvent.channel == channel, InboxEvent.event_id == event_id)
-    ).one_or_none()
-    if row is not None and row.status != "done":
-        row.status = "done"
-        row.processed_at = now
-        row.last_error = None
-        row.body = ""  # what a person wrote is kept where the handler put it, not here
+    """Done, and without its text: what a person wrote is kept where the handler put it."""
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.channel == channel, InboxEvent.event_id == event_id)
+        .where(InboxEvent.status != "done")
+        .values(status="done", processed_at=now, last_error=None, body="")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_retry(session: Session, row_id: int, now: datetime, error: str) -> InboxEvent | None:
