@@ -369,8 +369,8 @@ class ZaloChannel:
         # On SQLite one thread does it all (one writer at a time anyway); PostgreSQL
         # takes writers in parallel, and keeps threads free for acknowledgements.
         if app.db.is_postgres:
-            self._db = DatabaseWorkers(4, name="zalo-db")
-            self._ack_db = DatabaseWorkers(2, name="zalo-ack")
+            self._db = DatabaseWorkers(2, name="zalo-db")
+            self._ack_db = DatabaseWorkers(1, name="zalo-ack")
         else:
             self._db = self._ack_db = DatabaseWorkers(1, name="zalo-db")
         self._draining: dict[str, asyncio.Task[None]] = {}

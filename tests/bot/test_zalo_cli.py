@@ -77,6 +77,14 @@ def test_set_token_needs_the_oa_id(sqlite_url: str) -> None:
 # --- `langnghe-bot serve` with an OA configured ------------------------------------------------
 
 
+THE_REST_OF_THE_FORM = [
+    "1", "1",  # consent, follow-up messages
+    "Bat Trang", "xa Bat Trang", "Gia Lam", "gom su", "5427/QĐ-UBND", "15/03/2010",
+    "2", "HTX Gom su Bat Trang", "1", "Nguyen Van An", "Chu nhiem", "0912 345 678",
+    "Bo qua", "4", "2015 2016", "1",  # skip the email, all items, years, submit
+]  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,7 +97,7 @@ async def zalo() -> AsyncIterator[FakeZaloOA]:
         yield fake
 
 
-async def test_serve_answers_a_zalo_user_end_to_end(db_url: str, zalo: FakeZaloOA) -> None:
+async def test_serve_runs_a_whole_registration_over_zalo(db_url: str, zalo: FakeZaloOA) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -127,6 +135,18 @@ async def test_serve_answers_a_zalo_user_end_to_end(db_url: str, zalo: FakeZaloO
         consent = await zalo.wait_for_message(USER, timeout=20)
         assert "91/2025/QH15" in (consent.text or "")
         assert consent.query_payloads == ["reg:consent:yes", "reg:consent:no"]
+        # The rest of the form, typed (numbers pick buttons); the bot takes one user's
+        # messages in order, so each needs only the first answer to the one before.
+        for line in THE_REST_OF_THE_FORM:
+            assert await zalo.send_text(USER, line) == 200
+            await zalo.wait_for_message(USER, timeout=20)
+        for _ in range(200):  # until the last answer has been sent
+            if any("HN2017-GLA-0001" in (m.text or "") for m in zalo.sent_to(USER)):
+                break
+            await asyncio.sleep(0.05)
+        assert any("HN2017-GLA-0001" in (m.text or "") for m in zalo.sent_to(USER))
+        for message in zalo.sent_to(USER):
+            assert len(message.text or "") <= 2000 and len(message.buttons) <= 5
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(server.communicate(), 30)
