@@ -87,7 +87,9 @@ def evaluate(rows: Sequence[Question], plan: Plan | None = None) -> Report:
             report.correct += got == row.expect
         if got != row.expect:
             near = ", ".join(f"{h.key} {h.coverage:.2f}" for h in match.hits[:3])
-            report.errors.append(f"[{row.split}] {row.text!r}: want {row.expect}, got {got} ({near})")
+            report.errors.append(
+                f"[{row.split}] {row.text!r}: want {row.expect}, got {got} ({near})"
+            )
     return report
 
 

@@ -17,6 +17,7 @@ bao nhieu") covers little, however well its question words ("bao nhieu") match.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter, defaultdict
@@ -40,25 +41,41 @@ SHORTHAND: dict[str, str] = {
     "bh": "bao gio", "bgio": "bao gio", "bjo": "bao gio", "ntn": "nhu the nao",
     # the domain
     "hs": "ho so", "hd": "hop dong", "htx": "hop tac xa", "dky": "dang ky",
-    "dki": "dang ky", "ki": "ky", "li": "ly", "mi": "my", "ti": "ty", "tp": "thanh pho", "sct": "so cong thuong",
+    "dki": "dang ky", "ki": "ky", "li": "ly", "mi": "my", "ti": "ty", "tp": "thanh pho",
+    "sct": "so cong thuong",
     "tgian": "thoi gian", "tg": "thoi gian", "ktra": "kiem tra", "nv": "nhiem vu",
     "sdt": "so dien thoai", "kp": "kinh phi",
     "lq": "lien quan", "ubnd": "uy ban nhan dan", "ub": "uy ban", "qd": "quyet dinh",
     "e": "em",
 }  # fmt: skip
 
-# Words that carry no topic: particles, pronouns, English function words. They still
-# count for ranking, but a question is not "covered" by matching them.
+
+def _wordlist(text: str) -> list[str]:
+    return text.split()
+
+
+# Words that carry no topic: particles, pronouns, greetings, "có ... được không", English
+# function words. Dropped before matching, from questions and phrasings alike.
 STOPWORDS = frozenset(
-    "a ah ak nhe nhi vay thi la ma oi ha hen day nay kia ay cua cho voi va trong"
-    " vao ve em anh chi minh toi chung ta no bon chao alo ad admin xin hoi co duoc khong"
-    " roi da neu cung nhung khoang hay"
-    " of for is are was be does did we i you our my it this there will would please"
-    " hello hi thanks thank dear".split()
+    _wordlist(
+        "a ah ak nhe nhi vay thi la ma oi ha hen day nay kia ay cua cho voi va trong"
+        " vao ve em anh chi minh toi chung ta no bon chao alo ad admin xin hoi co duoc khong"
+        " roi da neu cung nhung khoang hay"
+        " of for is are was be does did we i you our my it this there will would please"
+        " hello hi thanks thank dear"
+    )
 )
 # Phrases that say nothing about the topic, removed before matching (more are added per
 # index: the plan's place names, so "lang em o Gia Lam" does not dilute the question).
-NEUTRAL_PHRASES = ("cam on nhieu", "cam on", "chung toi", "chung em", "cho hoi", "muon hoi", "thank you")
+NEUTRAL_PHRASES = (
+    "cam on nhieu",
+    "cam on",
+    "chung toi",
+    "chung em",
+    "cho hoi",
+    "muon hoi",
+    "thank you",
+)
 
 _K1 = 1.2
 _B = 0.5  # phrasings are short and similar in length: length matters less
@@ -70,11 +87,13 @@ _KEY_SHARE = 0.5  # coverage: by all texts of the key vs. by the best text alone
 
 
 # A folded Vietnamese syllable: an onset, then a rhyme (tones and vowel marks folded away).
-_RHYMES = """a ai ao au ay am an ang anh ap at ac ach e eo eu em en eng ep et ec i ia iu im in
-inh ip it ich iem ien iep iet ieu ieng o oa oai oay oac oach oan oang oanh oap oat oam oe oeo
-oen oet oi om on ong oong op ot oc ooc u ua uan uang uat uay ue uen uet ui um un ung up ut uc
-uy uya uyen uyet uynh uyt uych uyu uu uong uoc uon uom uop uot uoi uou uau uyn y yen yet
-yeu""".split()
+_RHYMES = _wordlist("""
+a ai ao au ay am an ang anh ap at ac ach e eo eu em en eng ep et ec i ia iu im in inh ip
+it ich iem ien iep iet ieu ieng o oa oai oay oac oach oan oang oanh oap oat oam oe oeo
+oen oet oi om on ong oong op ot oc ooc u ua uan uang uat uay ue uen uet ui um un ung up
+ut uc uy uya uyen uyet uynh uyt uych uyu uu uong uoc uon uom uop uot uoi uou uau uyn y
+yen yet yeu
+""")
 _SYLLABLE = re.compile(
     r"^(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?(?:"
     + "|".join(sorted(_RHYMES, key=len, reverse=True))
@@ -157,7 +176,7 @@ class Index:
         self.neutral = sorted((p for p in phrases if p), key=len, reverse=True)
         unigrams = [self._strip(words(text)) for text in self.texts]
         self.vocabulary: Counter[str] = Counter(t for doc in unigrams for t in set(doc))
-        self.pairs = {p for doc in unigrams for p in zip(doc, doc[1:], strict=False)}
+        self.pairs = {p for doc in unigrams for p in itertools.pairwise(doc)}
         self._deletes: dict[str, set[str]] = defaultdict(set)
         for word in self.vocabulary:
             for variant in self._variants(word):
@@ -179,10 +198,7 @@ class Index:
             for feature, docs in self.postings.items()
         }
         self.unknown_idf = math.log(1 + (self.size + 0.5) / 0.5)
-        self.text_weights = [
-            {f: self._cover_weight(f) for f in doc}
-            for doc in features
-        ]
+        self.text_weights = [{f: self._cover_weight(f) for f in doc} for doc in features]
 
     # --- analysis --------------------------------------------------------------------
 
@@ -250,7 +266,7 @@ class Index:
     def _features(tokens: Sequence[str]) -> Counter[str]:
         content = [t for t in tokens if t not in STOPWORDS]
         features = Counter(content)
-        features.update(f"{a}_{b}" for a, b in zip(content, content[1:], strict=False))
+        features.update(f"{a}_{b}" for a, b in itertools.pairwise(content))
         return features
 
     def _weight(self, feature: str) -> float:
@@ -303,7 +319,7 @@ class Index:
 
 
 _QUESTION_START = re.compile(
-    r"^(?:(?:cho|xin|muon|em|anh|chi|minh|toi|cho em|cho minh)\s+hoi\b|hoi\b|ai\b|gi\b|sao\b"
+    r"^(?:(?:cho|xin|muon|em|anh|chi|minh|toi|cho em|cho minh)\s+hoi\b|ai\b|gi\b|sao\b"
     r"|tai sao|vi sao|lam sao|lam the nao|the nao|nhu the nao|bao gio|khi nao|bao nhieu"
     r"|o dau|co duoc|co phai|co can|co bat buoc|neu\b|what|how|when|where|who|which|why"
     r"|can (?:i|we|a|the|our)\b|do (?:i|we|you)\b|does|is (?:it|there|the)\b|are (?:we|there)\b"

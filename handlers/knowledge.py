@@ -35,6 +35,7 @@ ANSWER_THRESHOLD = 0.45
 # Inside a form the bar is higher: a wrong guess there interrupts someone filling it in.
 IN_FORM_THRESHOLD = 0.75
 SUGGESTIONS = 3
+SUGGESTION_FLOOR = 0.25  # a topic sharing less of the question is not worth a button
 
 
 # --- the data file ---------------------------------------------------------------------
@@ -281,7 +282,9 @@ class KnowledgeBase:
         best = hits[0]
         confidence = best.coverage
         entry = self.entries[best.key] if confidence >= threshold else None
-        suggestions = tuple(self.entries[h.key] for h in hits[:SUGGESTIONS])
+        suggestions = tuple(
+            self.entries[h.key] for h in hits[:SUGGESTIONS] if h.coverage >= SUGGESTION_FLOOR
+        )
         return Match(entry, confidence, suggestions, hits)
 
     def extended(self, version: object, load: Callable[[], Sequence[Entry]]) -> KnowledgeBase:

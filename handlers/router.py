@@ -11,14 +11,22 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.text import fold
-from handlers import common, registration
+from handlers import common, eligibility, questions, registration
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
 
 Action = Callable[[Context], None]
 
-FLOWS: dict[str, Flow] = {registration.FLOW.name: registration.FLOW}
-FLOW_HANDLERS: dict[str, Action] = {registration.FLOW.name: registration.handle}
+FLOWS: dict[str, Flow] = {
+    registration.FLOW.name: registration.FLOW,
+    eligibility.FLOW.name: eligibility.FLOW,
+    questions.FLOW.name: questions.FLOW,
+}
+FLOW_HANDLERS: dict[str, Action] = {
+    registration.FLOW.name: registration.handle,
+    eligibility.FLOW.name: eligibility.handle,
+    questions.FLOW.name: questions.handle,
+}
 
 
 def cancel(ctx: Context) -> None:
@@ -55,6 +63,10 @@ COMMANDS: dict[str, Action] = {
     "language": common.choose_language,
     "trogiup": common.help,
     "help": common.help,
+    "kiemtra": eligibility.start,
+    "check": eligibility.start,
+    "cauhoi": questions.staff_queue,
+    "questions": questions.staff_queue,
 }
 
 MENU: dict[str, Action] = {
@@ -63,6 +75,7 @@ MENU: dict[str, Action] = {
     "status": registration.show_status,
     "help": common.help,
     "language": common.choose_language,
+    "check": eligibility.start,
 }
 
 
@@ -83,9 +96,10 @@ def handle(ctx: Context) -> None:
     if ctx.event.kind == "button":
         press(ctx)
     elif ctx.flow in FLOW_HANDLERS and ctx.step is not None:
-        FLOW_HANDLERS[ctx.flow](ctx)
+        if not questions.answer_in_form(ctx, FLOWS[ctx.flow]):
+            FLOW_HANDLERS[ctx.flow](ctx)
     else:
-        common.fallback(ctx)
+        questions.on_text(ctx)  # text outside a form is a question
 
 
 def run_command(ctx: Context) -> None:
