@@ -62,7 +62,7 @@ STOPWORDS = frozenset(
         " vao ve em anh chi minh toi chung ta no bon chao alo ad admin xin hoi co duoc khong"
         " roi da neu cung nhung khoang hay"
         " of for is are was be does did we i you our my it this there will would please"
-        " hello hi thanks thank dear"
+        " hello hi thanks thank dear ok oke okay okie"
     )
 )
 # Phrases that say nothing about the topic, removed before matching (more are added per
@@ -214,11 +214,11 @@ class Index:
 
         A real Vietnamese syllable is never "corrected": "nghiep" (nghiệp) is one edit
         from "nghiem" (nghiệm) but means something else, and an unknown word must count as
-        unknown. Nor are words shorter than 4 letters ("lao": "la", "lam", "lai"?).
+        unknown. What can't be a syllable ("phj", "dag", "villages") is a typo.
         """
-        if token in self.vocabulary or token in STOPWORDS or len(token) < 4:
+        if token in self.vocabulary or token in STOPWORDS or token.isdigit():
             return [token]
-        if token.isdigit() or is_syllable(token):
+        if is_syllable(token) or len(token) < 3:
             return [token]
         for cut in range(2, len(token) - 1):  # "hoso" -> "ho so"
             left, right = token[:cut], token[cut:]
