@@ -6,13 +6,20 @@ Okapi BM25 over syllable unigrams and bigrams of the folded text (no case, no di
 - chat shorthand: "ko"/"k"/"hok" -> "khong", "dc" -> "duoc", "j" -> "gi", "bn" -> "bao
   nhieu", "hs" -> "ho so", "dky" -> "dang ky"...;
 - words run together: "hoso" -> "ho so" when both halves and the pair are known;
-- small typos: an unknown syllable becomes the known one at edit distance 1 (2 for long
-  words; adjacent swaps count as one edit), the most frequent if several.
+- small typos: a word that cannot be a Vietnamese syllable ("phj", "dag", "villages")
+  becomes the known word at edit distance 1 (2 for long words; adjacent swaps count as
+  one edit), the most frequent if several. A real syllable is never "corrected".
+
+Particles, greetings, pronouns, the "có ... được không" frame and the plan's place names
+are dropped first: they say nothing about the topic.
 
 Word segmentation (underthesea, pyvi) does badly on text without diacritics; syllables and
-their bigrams do not care. The confidence of a hit is how much of the question it covers,
-weighted by IDF: a question whose informative words the best text lacks ("gia vang hom nay
-bao nhieu") covers little, however well its question words ("bao nhieu") match.
+their bigrams do not care. The confidence of a hit is its coverage: the IDF-weighted share
+of the question's words and pairs that the entry's phrasings have. A question whose
+informative words are elsewhere ("gia vang hom nay bao nhieu") covers little, however well
+its question words ("bao nhieu") match. Limits, measured on benchmarks/qa.tsv: synonyms the
+phrasings lack and long messages full of context (a village's name, its craft) lower the
+coverage, so such a question gets the closest topics as buttons instead of an answer.
 """
 
 from __future__ import annotations
@@ -81,9 +88,10 @@ _K1 = 1.2
 _B = 0.5  # phrasings are short and similar in length: length matters less
 _BIGRAM_WEIGHT = 0.6  # a matching pair of syllables adds to, but counts less than, words
 _BIGRAM_COVER = 0.5  # how much the question's pairs count when judging coverage
-_RERANK = 3
-_BY_COVERAGE = 1.0
 _KEY_SHARE = 0.5  # coverage: by all texts of the key vs. by the best text alone
+# The final order: coverage plus BM25 relative to the best; BM25 alone picks the
+# candidates (a few more than asked for, so coverage can lift one of them).
+_RERANK = 3
 
 
 # A folded Vietnamese syllable: an onset, then a rhyme (tones and vowel marks folded away).
@@ -153,12 +161,9 @@ def words(text: str) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class Hit:
     key: str  # what the caller indexed the text under (an entry id)
-    score: float  # BM25, unbounded
-    coverage: float  # 0..1: how much of the question the key's texts account for
+    score: float  # BM25 of the key's best text, unbounded
+    coverage: float  # 0..1: the IDF-weighted share of the question the key accounts for
     text: int  # index of the best-matching text
-    recall: float = 0.0  # 0..1: how much of the best text the question contains
-    mass: float = 0.0  # the IDF weight of the words the question and the text share
-    peak: float = 0.0  # 0..1: the rarest shared word's IDF, of an unknown word's
 
 
 class Index:
@@ -198,7 +203,6 @@ class Index:
             for feature, docs in self.postings.items()
         }
         self.unknown_idf = math.log(1 + (self.size + 0.5) / 0.5)
-        self.text_weights = [{f: self._cover_weight(f) for f in doc} for doc in features]
 
     # --- analysis --------------------------------------------------------------------
 
@@ -306,15 +310,9 @@ class Index:
             by_key = sum(w for f, w in weights.items() if f in self.key_features[key])
             by_text = sum(w for f, w in weights.items() if f in self.text_features[number])
             coverage = (_KEY_SHARE * by_key + (1 - _KEY_SHARE) * by_text) / total
-            own = self.text_weights[number]
-            shared = sum(w for f, w in own.items() if f in wanted)
-            mass = sum(w for f, w in own.items() if f in wanted and "_" not in f)
-            recall = shared / sum(own.values()) if own else 0.0
-            peak = max((self.idf[f] for f in own if f in wanted and "_" not in f), default=0)
-            hits.append(Hit(key, score, coverage, number, recall, mass, peak / self.unknown_idf))
-        if _BY_COVERAGE:
-            top = hits[0].score if hits else 1.0
-            hits.sort(key=lambda h: -(h.coverage + _BY_COVERAGE * h.score / top))
+            hits.append(Hit(key, score, coverage, number))
+        top = hits[0].score if hits else 1.0
+        hits.sort(key=lambda h: -(h.coverage + h.score / top))
         return hits[:limit]
 
 
