@@ -15,7 +15,7 @@ from __future__ import annotations
 from bot.clock import ZONE
 from bot.events import Button
 from bot.search import looks_like_question
-from handlers import common, knowledge, validation
+from handlers import common, knowledge, registration, validation
 from handlers.context import Context
 from handlers.flow import Flow, Step
 from storage import questions as store
@@ -221,8 +221,6 @@ def staff_queue(ctx: Context) -> None:
     if not is_staff(ctx):
         refuse(ctx)
         return
-    from handlers import registration
-
     if registration.has_draft(ctx):
         registration.offer_resume(ctx)
         return
