@@ -125,16 +125,25 @@ def run_telegram(args: argparse.Namespace) -> int:
 
 
 def check_plan(path: Path) -> int:
-    from bot.plan import check_plan_file
+    """Check a plan file, and the knowledge file beside it (<name>.kb.toml) if there is one."""
+    from bot.plan import check_plan_file, load_plan
 
     errors = check_plan_file(path)
-    if errors:
-        print(f"{path}: {len(errors)} error(s)", file=sys.stderr)
-        for error in errors:
-            print(f"  {error}", file=sys.stderr)
-        return 1
-    print(f"{path}: OK")
-    return 0
+    if not errors:
+        print(f"{path}: OK")
+        kb = path.with_name(path.stem + ".kb.toml")
+        if not kb.exists():
+            return 0
+        from bot.knowledge_file import check_file
+
+        path, errors = kb, check_file(kb, load_plan(path))
+        if not errors:
+            print(f"{kb}: OK")
+            return 0
+    print(f"{path}: {len(errors)} error(s)", file=sys.stderr)
+    for error in errors:
+        print(f"  {error}", file=sys.stderr)
+    return 1
 
 
 def upgrade_db(args: argparse.Namespace) -> int:

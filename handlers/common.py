@@ -26,6 +26,7 @@ def menu(ctx: Context, key: str = "common.menu") -> None:
 def main_buttons(ctx: Context) -> list[Button]:
     return [
         ctx.button("btn.register", "menu:register"),
+        ctx.button("btn.check", "menu:check"),
         ctx.button("btn.status", "menu:status"),
         ctx.button("btn.help", "menu:help"),
         ctx.button("btn.language", "menu:language"),
@@ -33,7 +34,7 @@ def main_buttons(ctx: Context) -> list[Button]:
 
 
 def help(ctx: Context) -> None:
-    ctx.say("common.help", buttons=main_buttons(ctx))
+    ctx.say_text(ctx.t("common.help") + "\n" + ctx.t("qa.help"), buttons=main_buttons(ctx))
 
 
 def choose_language(ctx: Context) -> None:
@@ -77,7 +78,7 @@ def nothing_to_cancel(ctx: Context) -> None:
 
 
 def fallback(ctx: Context) -> None:
-    """Text outside any conversation: show what the bot can do."""
+    """Show what the bot can do (typed text outside a form goes to handlers.questions)."""
     menu(ctx, "common.not_understood")
 
 

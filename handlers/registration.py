@@ -769,11 +769,17 @@ def remind_choices(ctx: Context) -> None:
 
 
 def advance(ctx: Context) -> None:
-    """The next question, or back to the summary after changing one answer."""
+    """The next question, or back to the summary after changing one answer.
+
+    Questions the eligibility check already answered ("prefilled": items, prior years)
+    are skipped; their answers show in the summary, where they can be changed.
+    """
     if ctx.data.get("editing") or (ctx.step == QUESTIONS[-1]):
         FLOW.enter(ctx, "summary")
-    else:
-        FLOW.next(ctx)
+        return
+    prefilled = set(ctx.data.get("prefilled", []))
+    later = QUESTIONS[QUESTIONS.index(ctx.step) + 1 :] if ctx.step in QUESTIONS else QUESTIONS
+    FLOW.enter(ctx, next((q for q in later if q not in prefilled), "summary"))
 
 
 def rep_type_name(ctx: Context) -> str:

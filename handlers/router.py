@@ -12,15 +12,22 @@ from dataclasses import replace
 from functools import lru_cache
 
 from bot.text import fold
-from handlers import common, privacy, registration
+from handlers import common, eligibility, privacy, questions, registration
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
 
 Action = Callable[[Context], None]
 
-FLOWS: dict[str, Flow] = {flow.name: flow for flow in (registration.FLOW, privacy.FLOW)}
+FLOWS: dict[str, Flow] = {
+    registration.FLOW.name: registration.FLOW,
+    eligibility.FLOW.name: eligibility.FLOW,
+    questions.FLOW.name: questions.FLOW,
+    privacy.FLOW.name: privacy.FLOW,
+}
 FLOW_HANDLERS: dict[str, Action] = {
     registration.FLOW.name: registration.handle,
+    eligibility.FLOW.name: eligibility.handle,
+    questions.FLOW.name: questions.handle,
     privacy.FLOW.name: privacy.FLOW.handle,
 }
 
@@ -62,6 +69,10 @@ COMMANDS: dict[str, Action] = {
     "dulieu": privacy.show,
     "xoadulieu": privacy.show,
     "mydata": privacy.show,
+    "kiemtra": eligibility.start,
+    "check": eligibility.start,
+    "cauhoi": questions.staff_queue,
+    "questions": questions.staff_queue,
 }
 
 MENU: dict[str, Action] = {
@@ -70,6 +81,7 @@ MENU: dict[str, Action] = {
     "status": registration.show_status,
     "help": common.help,
     "language": common.choose_language,
+    "check": eligibility.start,
 }
 
 
@@ -90,9 +102,10 @@ def handle(ctx: Context) -> None:
     if ctx.event.kind == "button":
         press(ctx)
     elif ctx.flow in FLOW_HANDLERS and ctx.step is not None:
-        FLOW_HANDLERS[ctx.flow](ctx)
+        if not questions.answer_in_form(ctx, FLOWS[ctx.flow]):
+            FLOW_HANDLERS[ctx.flow](ctx)
     else:
-        common.fallback(ctx)
+        questions.on_text(ctx)  # text outside a form is a question
 
 
 def run_command(ctx: Context) -> None:

@@ -73,7 +73,7 @@ def test_handlers_hold_no_user_visible_text() -> None:
 
 
 # Check marks drawn beside labels, and the official notation of decision numbers ("QĐ").
-ALLOWED_SYMBOLS = {"☑", "☐", "✓ ", "Đ", "đ", "/QĐ-"}
+ALLOWED_SYMBOLS = {"☑", "☐", "✓ ", "…", "Đ", "đ", "/QĐ-"}
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
