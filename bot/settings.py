@@ -32,3 +32,8 @@ class Settings(BaseSettings):
     # Telegram
     telegram_token: SecretStr = SecretStr("")
     telegram_webhook_secret: SecretStr = SecretStr("")
+
+    # Forwarding confirmed registrations to another system (optional): each is POSTed as
+    # JSON with an HMAC-SHA256 signature of the body in X-Langnghe-Signature.
+    forward_url: str = ""
+    forward_secret: SecretStr = SecretStr("")

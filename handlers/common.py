@@ -24,15 +24,28 @@ def menu(ctx: Context, key: str = "common.menu") -> None:
 
 
 def main_buttons(ctx: Context) -> list[Button]:
+    """The main choices of the user's role (at most five, Zalo's limit)."""
+    if ctx.user.role == "staff":
+        return [
+            ctx.button("btn.export", "menu:export"),
+            ctx.button("btn.shortlist", "menu:shortlist"),
+            ctx.button("btn.officers", "menu:officers"),
+            ctx.button("btn.backlog", "menu:status"),
+            ctx.button("btn.help", "menu:help"),
+        ]
+    first = [ctx.button("btn.pending", "menu:pending")] if ctx.user.role == "officer" else []
     return [
+        *first,
         ctx.button("btn.register", "menu:register"),
         ctx.button("btn.status", "menu:status"),
         ctx.button("btn.help", "menu:help"),
         ctx.button("btn.language", "menu:language"),
-    ]
+    ][:5]
 
 
 def help(ctx: Context) -> None:
+    if ctx.user.role in ("officer", "staff"):
+        ctx.say(f"help.{ctx.user.role}")
     ctx.say("common.help", buttons=main_buttons(ctx))
 
 
@@ -90,3 +103,11 @@ def resume_or_menu(ctx: Context, *, quiet: bool = False) -> None:
         flow.ask(ctx)
     elif not quiet or not ctx.replies or not ctx.replies[-1].buttons:
         menu(ctx)
+
+
+def command_argument(ctx: Context) -> str:
+    """What follows a typed command ("/join ABCD-EFGH" -> "ABCD-EFGH"); "" for a button."""
+    if ctx.event.kind != "text":
+        return ""
+    parts = ctx.text.strip().split(maxsplit=1)
+    return parts[1].strip() if len(parts) == 2 and parts[0].startswith("/") else ""

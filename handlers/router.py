@@ -11,14 +11,24 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.text import fold
-from handlers import common, registration
+from handlers import access, common, join, registration, review, staff
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
 
 Action = Callable[[Context], None]
 
-FLOWS: dict[str, Flow] = {registration.FLOW.name: registration.FLOW}
-FLOW_HANDLERS: dict[str, Action] = {registration.FLOW.name: registration.handle}
+FLOWS: dict[str, Flow] = {
+    registration.FLOW.name: registration.FLOW,
+    review.FLOW.name: review.FLOW,
+    staff.FLOW.name: staff.FLOW,
+    join.FLOW.name: join.FLOW,
+}
+FLOW_HANDLERS: dict[str, Action] = {
+    registration.FLOW.name: registration.handle,
+    review.FLOW.name: review.handle,
+    staff.FLOW.name: staff.handle,
+    join.FLOW.name: join.FLOW.handle,
+}
 
 
 def cancel(ctx: Context) -> None:
@@ -29,6 +39,16 @@ def cancel(ctx: Context) -> None:
         common.menu(ctx, "common.cancelled")
     else:
         common.nothing_to_cancel(ctx)
+
+
+def status(ctx: Context) -> None:
+    """/status: staff see the backlog, officers what waits for their unit, others their own."""
+    if access.has_role(ctx, "staff"):
+        staff.show_backlog(ctx)
+    elif access.has_role(ctx, "officer"):
+        review.show_unit_status(ctx)
+    else:
+        registration.show_status(ctx)
 
 
 def back(ctx: Context) -> None:
@@ -44,8 +64,8 @@ COMMANDS: dict[str, Action] = {
     "menu": common.start,
     "dangky": registration.start,
     "register": registration.start,
-    "trangthai": registration.show_status,
-    "status": registration.show_status,
+    "trangthai": status,
+    "status": status,
     "huy": cancel,
     "cancel": cancel,
     "quaylai": back,
@@ -55,18 +75,38 @@ COMMANDS: dict[str, Action] = {
     "language": common.choose_language,
     "trogiup": common.help,
     "help": common.help,
+    # the reviewing unit's officers
+    "pending": review.start,
+    "choduyet": review.start,
+    "join": join.start,
+    "thamgia": join.start,
+    # Department staff
+    "invite": staff.invite,
+    "moi": staff.invite,
+    "officers": staff.officers,
+    "canbo": staff.officers,
+    "export": staff.export_file,
+    "xuat": staff.export_file,
+    "shortlist": staff.show_shortlist,
+    "uutien": staff.show_shortlist,
 }
 
 MENU: dict[str, Action] = {
     "register": registration.start,
     "new": registration.begin,
-    "status": registration.show_status,
+    "status": status,
     "help": common.help,
     "language": common.choose_language,
+    "pending": review.start,
+    "invite": staff.invite,
+    "officers": staff.officers,
+    "export": staff.export_file,
+    "shortlist": staff.show_shortlist,
 }
 
 
 def handle(ctx: Context) -> None:
+    access.leave_lost_flow(ctx)
     event = ctx.event
     if event.kind == "unsupported":
         common.unsupported(ctx)
@@ -105,6 +145,8 @@ def press(ctx: Context) -> None:
         common.set_language(ctx, payload.removeprefix("lang:"))
     elif payload.startswith("menu:"):
         MENU.get(payload.removeprefix("menu:"), common.menu)(ctx)
+    elif payload.startswith("edit:"):
+        registration.edit_returned(ctx, payload.removeprefix("edit:"))
     elif ctx.flow in FLOW_HANDLERS and payload.startswith(f"{ctx.flow}:"):
         FLOW_HANDLERS[ctx.flow](ctx)
     else:

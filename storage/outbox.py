@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from storage.models import OutboxMessage, User
 
 MAX_ATTEMPTS = 8
+WEBHOOK = "webhook"  # the channel and kind of deliveries to another system
 
 
 def claim_due(
@@ -79,3 +81,50 @@ def backlog(session: Session) -> dict[str, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
     return {status: int(count) for status, count in rows}
+
+
+def enqueue_webhook(
+    session: Session, payload: dict[str, Any], now: datetime, *, user_id: int, dedupe_key: str
+) -> OutboxMessage:
+    """A JSON document to POST to the configured URL (bot/forwarder.py sends it).
+
+    `user_id` is whoever caused it (for the record); the dedupe key makes a second
+    enqueue of the same event fail instead of delivering twice.
+    """
+    message = OutboxMessage(
+        user_id=user_id,
+        channel=WEBHOOK,
+        kind=WEBHOOK,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def backlog_by_kind(session: Session) -> dict[str, dict[str, int]]:
+    """Messages per kind, then per status: {"webhook": {"pending": 2, "sent": 10}}."""
+    rows = session.execute(
+        select(OutboxMessage.kind, OutboxMessage.status, func.count()).group_by(
+            OutboxMessage.kind, OutboxMessage.status
+        )
+    ).all()
+    result: dict[str, dict[str, int]] = {}
+    for kind, status, count in rows:
+        result.setdefault(kind, {})[status] = int(count)
+    return result
+
+
+def latest_problem(session: Session, kind: str) -> OutboxMessage | None:
+    """The most recent message of `kind` that failed at least once and is not yet sent."""
+    return session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.kind == kind, OutboxMessage.status != "sent")
+        .where(OutboxMessage.last_error.is_not(None))
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    ).one_or_none()
