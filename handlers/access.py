@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 REVIEW_FLOW = "rv"  # handlers/review.py, officers only
 STAFF_FLOW = "st"  # handlers/staff.py, Department staff only
 ROLE_FLOWS = {REVIEW_FLOW: roles.OFFICER, STAFF_FLOW: roles.STAFF}
+REFUSALS = {roles.OFFICER: "access.officers_only", roles.STAFF: "access.staff_only"}
 
 
 def has_role(ctx: Context, role: str) -> bool:
@@ -37,24 +38,33 @@ def leave_lost_flow(ctx: Context) -> None:
         ctx.finish()
 
 
-def officer(ctx: Context) -> bool:
-    """True for an officer bound to a unit; otherwise say no, politely, and return False."""
-    if has_role(ctx, roles.OFFICER):
+def button_refused(ctx: Context) -> bool:
+    """A button of a role conversation pressed by someone without the role: refused."""
+    needed = ROLE_FLOWS.get(ctx.payload.split(":", 1)[0])
+    return needed is not None and not allowed(ctx, needed)
+
+
+def allowed(ctx: Context, role: str) -> bool:
+    """True if the user has `role`; otherwise say no, politely, and return False."""
+    if has_role(ctx, role):
         return True
-    refuse(ctx, "access.officers_only")
+    refuse(ctx, REFUSALS[role])
     return False
+
+
+def officer(ctx: Context) -> bool:
+    """An officer bound to a unit (else refused)."""
+    return allowed(ctx, roles.OFFICER)
 
 
 def staff(ctx: Context) -> bool:
-    if has_role(ctx, roles.STAFF):
-        return True
-    refuse(ctx, "access.staff_only")
-    return False
+    """Department staff (else refused)."""
+    return allowed(ctx, roles.STAFF)
 
 
 def refuse(ctx: Context, key: str, **values: Any) -> None:
     """Say why not and offer the next step; a role conversation in progress is left."""
-    log.warning(
+    log.info(
         "refused %s for %s:%s (role %s, unit %s): %s",
         ctx.event.kind, ctx.user.channel, ctx.user.channel_user_id, ctx.user.role,
         ctx.user.unit_code, (ctx.payload or ctx.text)[:80],

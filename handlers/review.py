@@ -254,7 +254,7 @@ def waiting(ctx: Context, registration_id: object) -> Registration | None:
     if str(registration_id).isdigit():
         r = repository.lock_registration(ctx.session, int(str(registration_id)))
     if r is None or r.unit_code != ctx.user.unit_code or r.plan_id != ctx.plan.id:
-        log.warning("officer %s asked for registration %r of another unit or none",
+        log.info("officer %s asked for registration %r of another unit or none",
                     ctx.user.id, registration_id)  # fmt: skip
         access.refuse(ctx, "review.not_found")
         return None

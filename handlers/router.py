@@ -14,6 +14,7 @@ from bot.text import fold
 from handlers import access, common, join, registration, review, staff
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
+from storage import roles
 
 Action = Callable[[Context], None]
 
@@ -43,9 +44,9 @@ def cancel(ctx: Context) -> None:
 
 def status(ctx: Context) -> None:
     """/status: staff see the backlog, officers what waits for their unit, others their own."""
-    if access.has_role(ctx, "staff"):
+    if access.has_role(ctx, roles.STAFF):
         staff.show_backlog(ctx)
-    elif access.has_role(ctx, "officer"):
+    elif access.has_role(ctx, roles.OFFICER):
         review.show_unit_status(ctx)
     else:
         registration.show_status(ctx)
@@ -141,6 +142,8 @@ def press(ctx: Context) -> None:
     payload = ctx.payload
     if payload not in {p for _, p in ctx.conversation.offered or []}:
         common.stale_button(ctx)
+    elif access.button_refused(ctx):
+        return
     elif payload.startswith("lang:"):
         common.set_language(ctx, payload.removeprefix("lang:"))
     elif payload.startswith("menu:"):

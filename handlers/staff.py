@@ -269,33 +269,7 @@ def show_shortlist(ctx: Context) -> None:
     if not ranked:
         ctx.say("staff.shortlist_empty", section=section, buttons=common.main_buttons(ctx))
         return
-    lang = ctx.user.language
-    rules = [
-        ctx.t("staff.shortlist_rule", rank=p.rank, text=p.text.get(lang))
-        for p in sorted(ctx.plan.priorities, key=lambda p: p.rank)
-    ]
-    lines = [
-        ctx.t(
-            "staff.shortlist_line",
-            position=item.position,
-            star="⭐ " if item.training_slot else "",
-            village=item.registration.village,
-            unit=unit_name(ctx, item.registration.unit_code),
-            code=item.registration.code,
-            reasons=shortlist.reasons(item, ctx.plan, ctx.t),
-        )
-        for item in ranked[:SHORTLIST_LINES]
-    ]
-    more = len(ranked) - SHORTLIST_LINES
-    ctx.say(
-        "staff.shortlist",
-        section=section,
-        count=len(ranked),
-        slots=ctx.plan.training_slots,
-        rules="\n".join(rules),
-        lines="\n".join(lines),
-        more=ctx.t("staff.shortlist_more", more=more) if more > 0 else "",
-    )
+    ctx.say_text(shortlist.as_text(ranked, ctx.plan, ctx.t, limit=SHORTLIST_LINES))
     table = shortlist.shortlist_table(ranked, ctx.plan, ctx.t)
     name = export.filename(ctx.t("shortlist.file_stem"), ctx.today, "xlsx")
     ctx.audit("shortlist.sent", name, rows=len(ranked))

@@ -182,7 +182,8 @@ def reasons(ranked: Ranked, plan: Plan, t: Translator) -> str:
         parts.append(t("shortlist.rule", text=text, rank=c.rank, section=c.section))
     if ranked.spread is not None:
         s = ranked.spread
-        text = t("shortlist.spread", round=s.round, before=s.unit_before, **values)
+        key = "shortlist.spread" if s.unit_before else "shortlist.spread_first"
+        text = t(key, round=s.round, before=s.unit_before, **values)
         parts.append(t("shortlist.rule", text=text, rank=s.rank, section=s.section))
     training = _training_item(plan)
     if training is not None:
@@ -198,6 +199,45 @@ def reasons(ranked: Ranked, plan: Plan, t: Translator) -> str:
 
 def _training_item(plan: Plan) -> SupportItem | None:
     return next((item for item in plan.support_items if item.code == TRAINING_ITEM), None)
+
+
+def as_text(
+    ranked: Sequence[Ranked], plan: Plan, t: Translator, *, limit: int | None = None
+) -> str:
+    """The ranking as the chat and the command line show it: rules first, then rows."""
+    lang = t.lang
+    section = plan.priorities[0].section if plan.priorities else ""
+    rules = [
+        t("shortlist.priority", rank=p.rank, text=p.text.get(lang))
+        for p in sorted(plan.priorities, key=lambda p: p.rank)
+    ]
+    shown = ranked if limit is None else ranked[:limit]
+    lines = [
+        t(
+            "shortlist.line",
+            position=item.position,
+            star="⭐ " if item.training_slot else "",
+            village=item.registration.village,
+            unit=export.unit_display(plan, item.registration.unit_code),
+            code=item.registration.code,
+            reasons=reasons(item, plan, t),
+        )
+        for item in shown
+    ]
+    more = len(ranked) - len(shown)
+    spread = next((p for p in plan.priorities if p.code == SPREAD), None)
+    return t(
+        "shortlist.text",
+        section=section,
+        how=t("shortlist.how_spread", rank=spread.rank, unit_label=plan.unit_label.get(lang))
+        if spread is not None
+        else "",
+        count=len(ranked),
+        slots=plan.training_slots,
+        rules="\n".join(rules),
+        lines="\n".join(lines),
+        more=t("shortlist.more", more=more) if more > 0 else "",
+    )
 
 
 SHORTLIST_COLUMNS = (
