@@ -127,7 +127,15 @@ def run_console(args: argparse.Namespace) -> int:
     app = build(settings_from(args))
     try:
         return asyncio.run(
-            console.run(app, args.user, language=args.lang, jsonl=args.jsonl, files=args.files)
+            console.run(
+                app,
+                args.user,
+                language=args.lang,
+                jsonl=args.jsonl,
+                files=args.files,
+                stdin=sys.stdin,
+                stdout=sys.stdout,
+            )
         )
     finally:
         app.close()
