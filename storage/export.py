@@ -121,16 +121,18 @@ def to_xlsx(table: Table) -> bytes:
     sheet.append(list(table.headers))
     for row in table.rows:
         sheet.append(list(row))
+    header = Alignment(wrap_text=True, vertical="center")
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-    for column, width in enumerate(_widths(table), start=1):
-        letter = get_column_letter(column)
-        sheet.column_dimensions[letter].width = width
-        for cell in sheet[letter][1:]:
+        cell.alignment = header
+    body = Alignment(wrap_text=True, vertical="top")  # one object: openpyxl indexes styles
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            cell.alignment = body
             if isinstance(cell.value, date | datetime):
                 cell.number_format = _EXCEL_DATE
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for column, width in enumerate(_widths(table), start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     out = io.BytesIO()
