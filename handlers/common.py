@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.events import Button
 from bot.i18n import LANGUAGES
 from handlers.context import Context
@@ -111,3 +113,21 @@ def command_argument(ctx: Context) -> str:
         return ""
     parts = ctx.text.strip().split(maxsplit=1)
     return parts[1].strip() if len(parts) == 2 and parts[0].startswith("/") else ""
+
+
+def page_buttons(
+    ctx: Context, payload: Callable[[str], str], page: int, pages: int
+) -> list[Button]:
+    """Previous/next for a list shown a page at a time; `payload` makes each button's."""
+    buttons = []
+    if page > 0:
+        buttons.append(ctx.button("btn.prev_page", payload(f"page.{page - 1}")))
+    if page + 1 < pages:
+        buttons.append(ctx.button("btn.next_page", payload(f"page.{page + 1}")))
+    return buttons
+
+
+def page_of(value: str) -> int | None:
+    """The page a "page.N" button value asks for, or None for any other value."""
+    number = value.removeprefix("page.")
+    return int(number) if value.startswith("page.") and number.isdigit() else None

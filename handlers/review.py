@@ -15,6 +15,7 @@ was already handled.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from handlers import access, common, registration, validation
@@ -68,10 +69,7 @@ def show_list(ctx: Context, *, page: int) -> None:
     ]
     buttons = [ctx.button("btn.open", FLOW.payload("list", r.id), code=r.code, village=r.village)
                for r in rows]  # fmt: skip
-    if page > 0:
-        buttons.append(ctx.button("btn.prev_page", FLOW.payload("list", f"page.{page - 1}")))
-    if page + 1 < pages:
-        buttons.append(ctx.button("btn.next_page", FLOW.payload("list", f"page.{page + 1}")))
+    buttons += common.page_buttons(ctx, lambda value: FLOW.payload("list", value), page, pages)
     ctx.say(
         "review.list",
         unit=unit.display,
@@ -89,8 +87,8 @@ def ask_list(ctx: Context) -> None:
 
 def on_list(ctx: Context) -> None:
     value = FLOW.value(ctx) or ""
-    if value.startswith("page.") and value.removeprefix("page.").isdigit():
-        show_list(ctx, page=int(value.removeprefix("page.")))
+    if (page := common.page_of(value)) is not None:
+        show_list(ctx, page=page)
     elif value.isdigit():
         open_card(ctx, value)
     else:
@@ -101,10 +99,7 @@ def on_list(ctx: Context) -> None:
 
 
 def open_card(ctx: Context, registration_id: object) -> None:
-    if (r := waiting(ctx, registration_id)) is not None:
-        ctx.goto(FLOW.name, "card")
-        ctx.data["reg"] = r.id
-        show_card(ctx, r)
+    enter(ctx, "card", registration_id, show_card)
 
 
 def ask_card(ctx: Context) -> None:
@@ -182,8 +177,8 @@ def confirm(ctx: Context, registration_id: str) -> None:
             "event": "registration.forwarded",
             "registration": export.registration_json(r, ctx.plan),
         }
-        outbox.enqueue_webhook(ctx.session, payload, ctx.now, user_id=ctx.user.id,
-                               dedupe_key=f"forwarded:{r.code}")  # fmt: skip
+        repository.enqueue(ctx.session, ctx.user, outbox.WEBHOOK, payload, ctx.now,
+                           dedupe_key=f"forwarded:{r.code}", channel=outbox.WEBHOOK)  # fmt: skip
     ctx.say("review.confirmed", code=r.code, village=r.village)
     show_list(ctx, page=int(ctx.data.get("page", 0)))
 
@@ -192,10 +187,7 @@ def confirm(ctx: Context, registration_id: str) -> None:
 
 
 def start_return(ctx: Context, registration_id: object) -> None:
-    if (r := waiting(ctx, registration_id)) is not None:
-        ctx.goto(FLOW.name, "reason")
-        ctx.data["reg"] = r.id
-        ask_for_reason(ctx, r)
+    enter(ctx, "reason", registration_id, ask_for_reason)
 
 
 def ask_reason(ctx: Context) -> None:
@@ -240,6 +232,16 @@ def on_reason(ctx: Context) -> None:
 
 
 # --- the checks behind every step ---------------------------------------------------------
+
+
+def enter(
+    ctx: Context, step: str, registration_id: object, show: Callable[[Context, Registration], None]
+) -> None:
+    """Go to a step about one registration, if it may be acted on (see `waiting`)."""
+    if (r := waiting(ctx, registration_id)) is not None:
+        ctx.goto(FLOW.name, step)
+        ctx.data["reg"] = r.id
+        show(ctx, r)
 
 
 def waiting(ctx: Context, registration_id: object) -> Registration | None:

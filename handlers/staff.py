@@ -128,10 +128,7 @@ def show_officers(ctx: Context, *, page: int) -> None:
     ]  # fmt: skip
     buttons = [ctx.button("btn.revoke", FLOW.payload("officers", person.id), name=name_of(person))
                for person in shown]  # fmt: skip
-    if page > 0:
-        buttons.append(ctx.button("btn.prev_page", FLOW.payload("officers", f"page.{page - 1}")))
-    if page + 1 < pages:
-        buttons.append(ctx.button("btn.next_page", FLOW.payload("officers", f"page.{page + 1}")))
+    buttons += common.page_buttons(ctx, lambda value: FLOW.payload("officers", value), page, pages)
     buttons.append(invite_button)
     ctx.say(
         "staff.officers",
@@ -151,8 +148,8 @@ def on_officers(ctx: Context) -> None:
     value = FLOW.value(ctx) or ""
     if value == "invite":
         FLOW.enter(ctx, "invite")
-    elif value.startswith("page.") and value.removeprefix("page.").isdigit():
-        show_officers(ctx, page=int(value.removeprefix("page.")))
+    elif (page := common.page_of(value)) is not None:
+        show_officers(ctx, page=page)
     elif value.isdigit() and (person := officer_by_id(ctx, value)) is not None:
         ctx.data["officer"] = person.id
         FLOW.enter(ctx, "revoke")

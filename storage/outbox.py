@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 from storage.models import OutboxMessage, User
 
 MAX_ATTEMPTS = 8
-WEBHOOK = "webhook"  # the channel and kind of deliveries to another system
+WEBHOOK = "webhook"  # the channel and kind of deliveries to another system (bot/forwarder.py)
 
 
 def claim_due(
@@ -81,29 +80,6 @@ def backlog(session: Session) -> dict[str, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
     return {status: int(count) for status, count in rows}
-
-
-def enqueue_webhook(
-    session: Session, payload: dict[str, Any], now: datetime, *, user_id: int, dedupe_key: str
-) -> OutboxMessage:
-    """A JSON document to POST to the configured URL (bot/forwarder.py sends it).
-
-    `user_id` is whoever caused it (for the record); the dedupe key makes a second
-    enqueue of the same event fail instead of delivering twice.
-    """
-    message = OutboxMessage(
-        user_id=user_id,
-        channel=WEBHOOK,
-        kind=WEBHOOK,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
-    return message
 
 
 def backlog_by_kind(session: Session) -> dict[str, dict[str, int]]:

@@ -203,10 +203,12 @@ def enqueue(
     now: datetime,
     *,
     dedupe_key: str | None = None,
+    channel: str | None = None,
 ) -> OutboxMessage:
+    """A message for `user` on their channel (or for another system: channel="webhook")."""
     message = OutboxMessage(
         user_id=user.id,
-        channel=user.channel,
+        channel=channel or user.channel,
         kind=kind,
         payload=payload,
         dedupe_key=dedupe_key,

@@ -59,6 +59,12 @@ async def register(
         return registration.code
 
 
+async def press_forged(chat: Chat, payload: str) -> None:
+    """Press a button the bot did not offer, as if it had: see `offer`."""
+    offer(chat.app, chat.user_id, payload)
+    await chat.send(chat.event(kind="button", payload=payload))
+
+
 def offer(app: App, user_id: str, payload: str) -> None:
     """Make `payload` look offered by the bot's last answer to `user_id`, in the flow and
     step it names: what a forged or replayed button would need to get past the router,

@@ -14,7 +14,7 @@ from bot.i18n import Translator
 from handlers import router
 from storage.models import AuditEntry, Invite, OutboxMessage, Registration, StatusChange, User
 from tests.chat import Chat
-from tests.people import offer, officer, register, staff
+from tests.people import officer, press_forged, register, staff
 
 T = Translator("vi")
 OFFICERS_ONLY, STAFF_ONLY = T("access.officers_only"), T("access.staff_only")
@@ -114,8 +114,7 @@ async def test_every_role_button_for_every_role(app: App, role: str) -> None:
     chat = (await people(app))[role]
     for payload, needed in role_payloads(app).items():
         before = snapshot(app)
-        offer(app, chat.user_id, payload)
-        await chat.send(chat.event(kind="button", payload=payload))
+        await press_forged(chat, payload)
         if role != needed:
             assert chat.has(REFUSAL[needed]), (role, payload, chat.text)
             assert snapshot(app) == before, (role, payload)
@@ -135,8 +134,7 @@ async def test_fixing_someone_elses_registration_is_refused(app: App, role: str)
         registration.status = "returned"  # as if the district had returned it
         registration_id = registration.id
     before = snapshot(app)
-    offer(app, chat.user_id, f"edit:{registration_id}")
-    await chat.send(chat.event(kind="button", payload=f"edit:{registration_id}"))
+    await press_forged(chat, f"edit:{registration_id}")
     assert chat.has("không còn ở trạng thái «bị trả lại»")
     assert "Bat Trang" not in chat.text
     assert snapshot(app) == before

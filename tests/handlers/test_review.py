@@ -13,7 +13,7 @@ from bot.app import App
 from storage import roles
 from storage.models import OutboxMessage, Registration, StatusChange, User
 from tests.chat import Chat
-from tests.people import offer, officer, register, staff
+from tests.people import officer, press_forged, register, staff
 
 
 def registration(app: App, code: str) -> Registration:
@@ -192,8 +192,7 @@ async def test_a_forged_payload_for_another_units_registration_is_refused(app: A
     # handler refuses it: checked against the officer's unit on the server.
     for payload in (f"rv:list:{other.id}", f"rv:card:confirm.{other.id}",
                     f"rv:card:return.{other.id}"):  # fmt: skip
-        offer(app, "officer-gla", payload)
-        await gla.send(gla.event(kind="button", payload=payload))
+        await press_forged(gla, payload)
         assert gla.has("Không tìm thấy hồ sơ này"), gla.text
         assert "Van Phuc" not in gla.text
     assert registration(app, code).status == "submitted"
@@ -212,8 +211,7 @@ async def test_an_officer_moved_to_another_unit_cannot_use_old_buttons(app: App)
     confirm = f"rv:card:confirm.{registration(app, code).id}"
     await gla.send(gla.event(kind="button", payload=confirm))
     assert gla.has("không còn hiệu lực")  # the router: not offered by the last answer
-    offer(app, "officer-gla", confirm)  # and even if it were, the handler says no
-    await gla.send(gla.event(kind="button", payload=confirm))
+    await press_forged(gla, confirm)  # and even if it were, the handler says no
     assert gla.has("Không tìm thấy hồ sơ này")
     assert registration(app, code).status == "submitted"
 
@@ -258,8 +256,7 @@ async def test_fixing_needs_the_registration_to_still_be_returned(app: App) -> N
     await village.say("/trangthai")
     assert village.has("chờ quận/huyện xác nhận")
     fix = f"edit:{registration(app, code).id}"  # the fix button of an old /trangthai
-    offer(app, "v1", fix)
-    await village.send(village.event(kind="button", payload=fix))
+    await press_forged(village, fix)
     assert village.has("không còn ở trạng thái «bị trả lại»")
     assert [h.to_status for h in registration(app, code).history] == [
         "submitted", "returned", "submitted",

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import App
-from storage import outbox
+from storage import outbox, repository
 from storage.models import AuditEntry, Invite, OutboxMessage, User
 from tests.chat import Chat
 from tests.people import officer, register, staff
@@ -175,8 +175,8 @@ async def test_staff_status_shows_the_backlog(app: App) -> None:
     assert "📊 Tải danh sách" in dept.buttons
     with app.db.transaction() as session:
         user = session.scalars(select(User).where(User.channel_user_id == "staff-1")).one()
-        message = outbox.enqueue_webhook(
-            session, {"x": 1}, app.clock.now(), user_id=user.id, dedupe_key="t"
+        message = repository.enqueue(
+            session, user, outbox.WEBHOOK, {"x": 1}, app.clock.now(), channel=outbox.WEBHOOK
         )
         session.flush()
         outbox.claim_due(session, outbox.WEBHOOK, app.clock.now())
