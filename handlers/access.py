@@ -9,7 +9,6 @@ is loaded (handlers/review.py: only their own unit's).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from handlers import common
 from handlers.context import Context
@@ -62,7 +61,7 @@ def staff(ctx: Context) -> bool:
     return allowed(ctx, roles.STAFF)
 
 
-def refuse(ctx: Context, key: str, **values: Any) -> None:
+def refuse(ctx: Context, key: str) -> None:
     """Say why not and offer the next step; a role conversation in progress is left."""
     log.info(
         "refused %s for %s:%s (role %s, unit %s): %s",
@@ -71,5 +70,5 @@ def refuse(ctx: Context, key: str, **values: Any) -> None:
     )  # fmt: skip
     if ctx.flow in ROLE_FLOWS:
         ctx.finish()
-    ctx.say(key, **values)
+    ctx.say(key)
     common.resume_or_menu(ctx)

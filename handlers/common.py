@@ -42,7 +42,7 @@ def main_buttons(ctx: Context) -> list[Button]:
         ctx.button("btn.status", "menu:status"),
         ctx.button("btn.help", "menu:help"),
         ctx.button("btn.language", "menu:language"),
-    ][:5]
+    ]
 
 
 def help(ctx: Context) -> None:

@@ -213,8 +213,8 @@ def on_reason(ctx: Context) -> None:
         return
     result = validation.free_text(ctx.text, min_len=5, max_len=MAX_REASON)
     if isinstance(result, validation.Invalid):
-        key = "review.reason_required" if result.error == "err.empty" else result.error
-        ctx.say(key, max_len=MAX_REASON)
+        too_long = result.error == "err.too_long"  # else empty, or too short to say anything
+        ctx.say(result.error if too_long else "review.reason_required", max_len=MAX_REASON)
         ask_reason(ctx)
         return
     if (r := waiting(ctx, ctx.data.get("reg"))) is None:

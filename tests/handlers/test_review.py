@@ -91,6 +91,10 @@ async def test_return_needs_a_reason_and_tells_the_village_in_its_language(app: 
     assert gla.has("Lý do trả lại")
     await gla.say("   ")
     assert gla.has("Cần có lý do")
+    await gla.say("ok")  # not a reason
+    assert gla.has("Cần có lý do")
+    await gla.say("x" * 600)
+    assert gla.has("dài quá (tối đa 500 ký tự)")
     await gla.press("Không trả lại nữa")
     assert "✅ Xác nhận, chuyển Sở" in gla.buttons  # back on the card, nothing changed
     assert registration(app, code).status == "submitted"
