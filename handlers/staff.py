@@ -5,7 +5,7 @@ and what is stuck in the outbox.
 /officers       every officer by unit, each with a button to revoke them
 /export [xlsx|csv|all]  the forwarded registrations (or all of them) as a file
 /shortlist      forwarded, eligible registrations ranked by the plan's priorities (II.4)
-/status         registrations by status and the outbox backlog, webhook problems first
+/status         registrations by status, the outbox backlog and the latest webhook problem
 
 Staff only: every command, button and typed answer here checks the role first.
 """
