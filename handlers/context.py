@@ -31,6 +31,7 @@ class Context:
         conversation: Conversation,
         plan: Plan,
         now: datetime,
+        forward: bool = False,
     ) -> None:
         self.session = session
         self.event = event
@@ -38,6 +39,8 @@ class Context:
         self.conversation = conversation
         self.plan = plan
         self.now = now
+        # A URL is configured for forwarded registrations (bot/forwarder.py posts them).
+        self.forward = forward
         self.replies: list[Reply] = []
         # A working copy: JSON columns only notice reassignment, so we write it back once.
         self.data: dict[str, Any] = dict(conversation.data or {})

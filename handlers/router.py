@@ -12,9 +12,20 @@ from dataclasses import replace
 from functools import lru_cache
 
 from bot.text import fold
-from handlers import common, eligibility, privacy, questions, registration
+from handlers import (
+    access,
+    common,
+    eligibility,
+    join,
+    privacy,
+    questions,
+    registration,
+    review,
+    staff,
+)
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
+from storage import roles
 
 Action = Callable[[Context], None]
 
@@ -23,12 +34,18 @@ FLOWS: dict[str, Flow] = {
     eligibility.FLOW.name: eligibility.FLOW,
     questions.FLOW.name: questions.FLOW,
     privacy.FLOW.name: privacy.FLOW,
+    review.FLOW.name: review.FLOW,
+    staff.FLOW.name: staff.FLOW,
+    join.FLOW.name: join.FLOW,
 }
 FLOW_HANDLERS: dict[str, Action] = {
     registration.FLOW.name: registration.handle,
     eligibility.FLOW.name: eligibility.handle,
     questions.FLOW.name: questions.handle,
     privacy.FLOW.name: privacy.FLOW.handle,
+    review.FLOW.name: review.handle,
+    staff.FLOW.name: staff.handle,
+    join.FLOW.name: join.FLOW.handle,
 }
 
 
@@ -40,6 +57,16 @@ def cancel(ctx: Context) -> None:
         common.menu(ctx, "common.cancelled")
     else:
         common.nothing_to_cancel(ctx)
+
+
+def status(ctx: Context) -> None:
+    """/status: staff see the backlog, officers what waits for their unit, others their own."""
+    if access.has_role(ctx, roles.STAFF):
+        staff.show_backlog(ctx)
+    elif access.has_role(ctx, roles.OFFICER):
+        review.show_unit_status(ctx)
+    else:
+        registration.show_status(ctx)
 
 
 def back(ctx: Context) -> None:
@@ -55,8 +82,8 @@ COMMANDS: dict[str, Action] = {
     "menu": common.start,
     "dangky": registration.start,
     "register": registration.start,
-    "trangthai": registration.show_status,
-    "status": registration.show_status,
+    "trangthai": status,
+    "status": status,
     "huy": cancel,
     "cancel": cancel,
     "quaylai": back,
@@ -73,19 +100,39 @@ COMMANDS: dict[str, Action] = {
     "check": eligibility.start,
     "cauhoi": questions.staff_queue,
     "questions": questions.staff_queue,
+    # the reviewing unit's officers
+    "pending": review.start,
+    "choduyet": review.start,
+    "join": join.start,
+    "thamgia": join.start,
+    # Department staff
+    "invite": staff.invite,
+    "moi": staff.invite,
+    "officers": staff.officers,
+    "canbo": staff.officers,
+    "export": staff.export_file,
+    "xuat": staff.export_file,
+    "shortlist": staff.show_shortlist,
+    "uutien": staff.show_shortlist,
 }
 
 MENU: dict[str, Action] = {
     "register": registration.start,
     "new": registration.begin,
-    "status": registration.show_status,
+    "status": status,
     "help": common.help,
     "language": common.choose_language,
     "check": eligibility.start,
+    "pending": review.start,
+    "invite": staff.invite,
+    "officers": staff.officers,
+    "export": staff.export_file,
+    "shortlist": staff.show_shortlist,
 }
 
 
 def handle(ctx: Context) -> None:
+    access.leave_lost_flow(ctx)
     event = ctx.event
     if event.kind == "unsupported":
         common.unsupported(ctx)
@@ -121,10 +168,14 @@ def press(ctx: Context) -> None:
     payload = ctx.payload
     if payload not in {p for _, p in ctx.conversation.offered or []}:
         common.stale_button(ctx)
+    elif access.button_refused(ctx):
+        return
     elif payload.startswith("lang:"):
         common.set_language(ctx, payload.removeprefix("lang:"))
     elif payload.startswith("menu:"):
         MENU.get(payload.removeprefix("menu:"), common.menu)(ctx)
+    elif payload.startswith("edit:"):
+        registration.edit_returned(ctx, payload.removeprefix("edit:"))
     elif ctx.flow in FLOW_HANDLERS and payload.startswith(f"{ctx.flow}:"):
         FLOW_HANDLERS[ctx.flow](ctx)
     else:

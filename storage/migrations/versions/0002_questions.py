@@ -1,6 +1,6 @@
 """questions passed to staff, and staff-added knowledge-base entries
 
-Revision ID: 0006
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-26
 """
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 
-revision: str = '0006'
+revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
