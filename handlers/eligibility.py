@@ -89,11 +89,13 @@ def ask_condition(ctx: Context) -> None:
         rep_types=", ".join(r.name.get(lang) for r in ctx.plan.representative_types),
         n=int(ctx.data.get("i", 0)) + 1,
         total=len(ctx.plan.conditions),
-        buttons=[
-            ctx.button("btn.yes", FLOW.payload("condition", "yes")),
-            ctx.button("btn.no", FLOW.payload("condition", "no")),
-            ctx.button("btn.unsure", FLOW.payload("condition", "unsure")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "condition",
+            ("btn.yes", "yes"),
+            ("btn.no", "no"),
+            ("btn.unsure", "unsure"),
+        ),
     )
 
 

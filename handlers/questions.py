@@ -327,10 +327,12 @@ def on_reply(ctx: Context) -> None:
 def ask_add(ctx: Context) -> None:
     ctx.say(
         "qa.ask_add",
-        buttons=[
-            ctx.button("btn.add_kb", FLOW.payload("add", "yes")),
-            ctx.button("btn.no_thanks", FLOW.payload("add", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "add",
+            ("btn.add_kb", "yes"),
+            ("btn.no_thanks", "no"),
+        ),
     )
 
 

@@ -86,10 +86,12 @@ def ask_resume(ctx: Context) -> None:
     ctx.say(
         "reg.ask_resume",
         village=ctx.data.get("village", ""),
-        buttons=[
-            ctx.button("btn.continue", FLOW.payload("resume", "continue")),
-            ctx.button("btn.start_over", FLOW.payload("resume", "restart")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "resume",
+            ("btn.continue", "continue"),
+            ("btn.start_over", "restart"),
+        ),
     )
 
 
@@ -113,10 +115,12 @@ def ask_consent(ctx: Context) -> None:
         controller=ctx.plan.controller.get(ctx.user.language),
         unit_label=ctx.plan.unit_label.get(ctx.user.language),
         version=CONSENT_VERSION,
-        buttons=[
-            ctx.button("btn.agree", FLOW.payload("consent", "yes")),
-            ctx.button("btn.disagree", FLOW.payload("consent", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "consent",
+            ("btn.agree", "yes"),
+            ("btn.disagree", "no"),
+        ),
     )
 
 
@@ -141,10 +145,12 @@ def on_consent(ctx: Context) -> None:
 def ask_followup(ctx: Context) -> None:
     ctx.say(
         "reg.ask_followup",
-        buttons=[
-            ctx.button("btn.followup_yes", FLOW.payload("followup", "yes")),
-            ctx.button("btn.followup_no", FLOW.payload("followup", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "followup",
+            ("btn.followup_yes", "yes"),
+            ("btn.followup_no", "no"),
+        ),
     )
 
 
@@ -256,10 +262,12 @@ def not_recognised(ctx: Context) -> None:
         "reg.not_recognised",
         condition=condition.text.get(ctx.user.language),
         section=condition.section,
-        buttons=[
-            ctx.button("btn.enter_decision", FLOW.payload("decision_number", "retry")),
-            ctx.button("btn.pause", FLOW.payload("decision_number", "pause")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "decision_number",
+            ("btn.enter_decision", "retry"),
+            ("btn.pause", "pause"),
+        ),
     )
 
 
@@ -313,10 +321,12 @@ def ask_rep_legal(ctx: Context) -> None:
         ctx,
         "reg.ask_rep_legal",
         name=ctx.data.get("rep_name", ""),
-        buttons=[
-            ctx.button("btn.yes", FLOW.payload("rep_legal", "yes")),
-            ctx.button("btn.no", FLOW.payload("rep_legal", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "rep_legal",
+            ("btn.yes", "yes"),
+            ("btn.no", "no"),
+        ),
     )
 
 
@@ -520,11 +530,13 @@ def ask_summary(ctx: Context) -> None:
     ctx.data.pop("editing", None)
     ctx.say_text(
         summary_text(ctx),
-        buttons=[
-            ctx.button("btn.submit", FLOW.payload("summary", "submit")),
-            ctx.button("btn.edit", FLOW.payload("summary", "edit")),
-            ctx.button("btn.pause", FLOW.payload("summary", "pause")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "summary",
+            ("btn.submit", "submit"),
+            ("btn.edit", "edit"),
+            ("btn.pause", "pause"),
+        ),
     )
 
 
@@ -768,10 +780,12 @@ def pause(ctx: Context) -> None:
 def ask_paused(ctx: Context) -> None:
     ctx.say(
         "reg.paused",
-        buttons=[
-            ctx.button("btn.continue", FLOW.payload("paused", "continue")),
-            ctx.button("btn.delete_draft", FLOW.payload("paused", "delete")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "paused",
+            ("btn.continue", "continue"),
+            ("btn.delete_draft", "delete"),
+        ),
     )
 
 

@@ -171,10 +171,12 @@ def ask_revoke(ctx: Context) -> None:
         "staff.ask_revoke",
         name=name_of(person),
         unit=unit_name(ctx, person.unit_code),
-        buttons=[
-            ctx.button("btn.revoke_yes", FLOW.payload("revoke", "yes")),
-            ctx.button("btn.revoke_no", FLOW.payload("revoke", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "revoke",
+            ("btn.revoke_yes", "yes"),
+            ("btn.revoke_no", "no"),
+        ),
     )
 
 
