@@ -593,8 +593,8 @@ def submit(ctx: Context) -> None:
               registration.code)  # fmt: skip
     notice = "review.resubmitted" if resubmitting else "review.new_submission"
     for officer in repository.officers_of(ctx.session, unit.code):
-        ctx.notify(officer, notice, code=registration.code,
-                   village=registration.village, unit=unit.display)  # fmt: skip
+        ctx.notify(officer, notice, code=registration.code, village=registration.village,
+                   unit=unit.display, choices=[("btn.review", "menu:pending")])  # fmt: skip
     ctx.finish()
     ctx.say(
         "reg.submitted",

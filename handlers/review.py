@@ -226,7 +226,7 @@ def on_reason(ctx: Context) -> None:
     unit = ctx.plan.unit(r.unit_code).display
     if (village := owner(ctx, r)) is not None:
         ctx.notify(village, "review.returned_notice", code=r.code, village=r.village, unit=unit,
-                   reason=reason)  # fmt: skip
+                   reason=reason, choices=[("btn.fix", f"edit:{r.id}")])  # fmt: skip
     ctx.say("review.returned", code=r.code, village=r.village)
     show_list(ctx, page=int(ctx.data.get("page", 0)))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from functools import lru_cache
 
 from bot.text import fold
@@ -25,7 +26,7 @@ from handlers import (
 )
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
-from storage import roles
+from storage import repository, roles
 
 Action = Callable[[Context], None]
 
@@ -164,9 +165,20 @@ def run_command(ctx: Context) -> None:
         action(ctx)
 
 
+NOTICE_BUTTONS_LAST = timedelta(days=30)  # how long a notice's buttons stay open
+
+
+def offered(ctx: Context, payload: str) -> bool:
+    """Was this button on the last answer, or on a recent notice to this same user?"""
+    if payload in {p for _, p in ctx.conversation.offered or []}:
+        return True
+    since = ctx.now - NOTICE_BUTTONS_LAST
+    return payload in repository.notice_payloads(ctx.session, ctx.user, since)
+
+
 def press(ctx: Context) -> None:
     payload = ctx.payload
-    if payload not in {p for _, p in ctx.conversation.offered or []}:
+    if not offered(ctx, payload):
         common.stale_button(ctx)
     elif access.button_refused(ctx):
         return

@@ -240,6 +240,22 @@ def enqueue(
     return message
 
 
+def notice_payloads(session: Session, user: User, since: datetime) -> set[str]:
+    """Button payloads of the notices this user was sent since `since`.
+
+    A notice (returned registration, new submission…) may carry buttons; pressing one
+    later is as valid as pressing a button of the last answer.
+    """
+    rows = session.scalars(
+        select(OutboxMessage.payload)
+        .where(OutboxMessage.user_id == user.id, OutboxMessage.created_at >= since)
+        .where(OutboxMessage.status == "sent")
+        .order_by(OutboxMessage.id.desc())
+        .limit(50)
+    )
+    return {str(button[1]) for payload in rows for button in payload.get("buttons", [])}
+
+
 def audit(
     session: Session,
     now: datetime,

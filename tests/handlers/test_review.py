@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import App
+from bot.channels.console import Console
 from storage import roles
 from storage.models import OutboxMessage, Registration, StatusChange, User
 from tests.chat import Chat
@@ -265,3 +266,21 @@ async def test_fixing_needs_the_registration_to_still_be_returned(app: App) -> N
     assert [h.to_status for h in registration(app, code).history] == [
         "submitted", "returned", "submitted",
     ]  # fmt: skip
+
+
+async def test_a_returned_notice_carries_a_working_fix_button(app: App) -> None:
+    """The village taps the button on the notice itself, later, in its own language."""
+    officer_chat = await officer(app, "notice-officer", unit="HDO")
+    code = await register(app, "notice-village", "Van Phuc", "ha dong", language="en")
+    (submitted,) = Console(app, "notice-officer").deliver_outbox()
+    await officer_chat.send(officer_chat.event(kind="button", payload=submitted.buttons[0].payload))
+    assert officer_chat.has(code)  # the notice's button opened the officer's list
+    await officer_chat.press("Van Phuc")
+    await officer_chat.press("Trả lại")
+    await officer_chat.say("Thiếu số quyết định")
+    (returned,) = Console(app, "notice-village").deliver_outbox()
+    assert returned.buttons[0].label.startswith("✏️") and code in returned.buttons[0].label
+    village = Chat(app, "notice-village", language="en")
+    await village.say("/help")  # other answers in between: the notice's button stays open
+    await village.send(village.event(kind="button", payload=returned.buttons[0].payload))
+    assert village.has("Please check the registration", "Van Phuc")
