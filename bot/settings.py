@@ -43,3 +43,8 @@ class Settings(BaseSettings):
     telegram_base_url: str = ""  # another Bot API server (a test server); default Telegram's
     telegram_chat_per_second: float = 1.0  # our limit per private chat, with bursts of:
     telegram_chat_burst: int = 3
+
+    # Forwarding confirmed registrations to another system (optional): each is POSTed as
+    # JSON with an HMAC-SHA256 signature of the body in X-Langnghe-Signature.
+    forward_url: str = ""
+    forward_secret: SecretStr = SecretStr("")

@@ -9,19 +9,44 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from functools import lru_cache
 
 from bot.text import fold
-from handlers import common, privacy, registration
+from handlers import (
+    access,
+    common,
+    eligibility,
+    join,
+    privacy,
+    questions,
+    registration,
+    review,
+    staff,
+)
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
+from storage import repository, roles
 
 Action = Callable[[Context], None]
 
-FLOWS: dict[str, Flow] = {flow.name: flow for flow in (registration.FLOW, privacy.FLOW)}
+FLOWS: dict[str, Flow] = {
+    registration.FLOW.name: registration.FLOW,
+    eligibility.FLOW.name: eligibility.FLOW,
+    questions.FLOW.name: questions.FLOW,
+    privacy.FLOW.name: privacy.FLOW,
+    review.FLOW.name: review.FLOW,
+    staff.FLOW.name: staff.FLOW,
+    join.FLOW.name: join.FLOW,
+}
 FLOW_HANDLERS: dict[str, Action] = {
     registration.FLOW.name: registration.handle,
+    eligibility.FLOW.name: eligibility.handle,
+    questions.FLOW.name: questions.handle,
     privacy.FLOW.name: privacy.FLOW.handle,
+    review.FLOW.name: review.handle,
+    staff.FLOW.name: staff.handle,
+    join.FLOW.name: join.FLOW.handle,
 }
 
 
@@ -33,6 +58,16 @@ def cancel(ctx: Context) -> None:
         common.menu(ctx, "common.cancelled")
     else:
         common.nothing_to_cancel(ctx)
+
+
+def status(ctx: Context) -> None:
+    """/status: staff see the backlog, officers what waits for their unit, others their own."""
+    if access.has_role(ctx, roles.STAFF):
+        staff.show_backlog(ctx)
+    elif access.has_role(ctx, roles.OFFICER):
+        review.show_unit_status(ctx)
+    else:
+        registration.show_status(ctx)
 
 
 def back(ctx: Context) -> None:
@@ -48,8 +83,8 @@ COMMANDS: dict[str, Action] = {
     "menu": common.start,
     "dangky": registration.start,
     "register": registration.start,
-    "trangthai": registration.show_status,
-    "status": registration.show_status,
+    "trangthai": status,
+    "status": status,
     "huy": cancel,
     "cancel": cancel,
     "quaylai": back,
@@ -62,18 +97,43 @@ COMMANDS: dict[str, Action] = {
     "dulieu": privacy.show,
     "xoadulieu": privacy.show,
     "mydata": privacy.show,
+    "kiemtra": eligibility.start,
+    "check": eligibility.start,
+    "cauhoi": questions.staff_queue,
+    "questions": questions.staff_queue,
+    # the reviewing unit's officers
+    "pending": review.start,
+    "choduyet": review.start,
+    "join": join.start,
+    "thamgia": join.start,
+    # Department staff
+    "invite": staff.invite,
+    "moi": staff.invite,
+    "officers": staff.officers,
+    "canbo": staff.officers,
+    "export": staff.export_file,
+    "xuat": staff.export_file,
+    "shortlist": staff.show_shortlist,
+    "uutien": staff.show_shortlist,
 }
 
 MENU: dict[str, Action] = {
     "register": registration.start,
     "new": registration.begin,
-    "status": registration.show_status,
+    "status": status,
     "help": common.help,
     "language": common.choose_language,
+    "check": eligibility.start,
+    "pending": review.start,
+    "invite": staff.invite,
+    "officers": staff.officers,
+    "export": staff.export_file,
+    "shortlist": staff.show_shortlist,
 }
 
 
 def handle(ctx: Context) -> None:
+    access.leave_lost_flow(ctx)
     event = ctx.event
     if event.kind == "unsupported":
         common.unsupported(ctx)
@@ -90,9 +150,10 @@ def handle(ctx: Context) -> None:
     if ctx.event.kind == "button":
         press(ctx)
     elif ctx.flow in FLOW_HANDLERS and ctx.step is not None:
-        FLOW_HANDLERS[ctx.flow](ctx)
+        if not questions.answer_in_form(ctx, FLOWS[ctx.flow]):
+            FLOW_HANDLERS[ctx.flow](ctx)
     else:
-        common.fallback(ctx)
+        questions.on_text(ctx)  # text outside a form is a question
 
 
 def run_command(ctx: Context) -> None:
@@ -104,14 +165,29 @@ def run_command(ctx: Context) -> None:
         action(ctx)
 
 
+NOTICE_BUTTONS_LAST = timedelta(days=30)  # how long a notice's buttons stay open
+
+
+def offered(ctx: Context, payload: str) -> bool:
+    """Was this button on the last answer, or on a recent notice to this same user?"""
+    if payload in {p for _, p in ctx.conversation.offered or []}:
+        return True
+    since = ctx.now - NOTICE_BUTTONS_LAST
+    return payload in repository.notice_payloads(ctx.session, ctx.user, since)
+
+
 def press(ctx: Context) -> None:
     payload = ctx.payload
-    if payload not in {p for _, p in ctx.conversation.offered or []}:
+    if not offered(ctx, payload):
         common.stale_button(ctx)
+    elif access.button_refused(ctx):
+        return
     elif payload.startswith("lang:"):
         common.set_language(ctx, payload.removeprefix("lang:"))
     elif payload.startswith("menu:"):
         MENU.get(payload.removeprefix("menu:"), common.menu)(ctx)
+    elif payload.startswith("edit:"):
+        registration.edit_returned(ctx, payload.removeprefix("edit:"))
     elif ctx.flow in FLOW_HANDLERS and payload.startswith(f"{ctx.flow}:"):
         FLOW_HANDLERS[ctx.flow](ctx)
     else:

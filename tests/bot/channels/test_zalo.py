@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.channels.zalo import render, reply_payloads, split_text
 from bot.clock import Clock
-from bot.events import Button, Reply
+from bot.events import Attachment, Button, Reply
 from storage import inbox, repository
 from storage.models import AuditEntry, Conversation, InboxEvent, OutboxMessage, Registration, User
 from tests.fakes import FakeZaloOA, ZaloSentMessage, zalo_signature
@@ -398,6 +398,28 @@ async def test_a_3000_character_reply_is_split_into_valid_parts(
     assert parts[0].buttons == () and parts[1].query_payloads == ["x:yes", "x:no"]
     assert parts[1].text is not None and parts[1].text.startswith("Đoạn")  # a paragraph cut
     assert " ".join(p.text or "" for p in parts).split() == text.split()
+
+
+async def test_files_are_uploaded_when_zalo_takes_them_else_explained(
+    zalo: FakeZaloOA, bot: ZaloBot
+) -> None:
+    zalo.add_user(USER)
+    pdf = Attachment("danh-sach.pdf", b"%PDF-1.4 danh sach", "application/pdf")
+    xlsx = Attachment("danh-sach.xlsx", b"PK\x03\x04 bang", "application/vnd.ms-excel")
+    with bot.app.db.transaction() as session:
+        now = bot.app.clock.now()
+        user = repository.get_or_create_user(session, "zalo", USER, now)
+        for payload in reply_payloads([Reply("Danh sách", file=pdf), Reply("Bảng", file=xlsx)]):
+            repository.enqueue(session, user, "notice", payload, now)
+    sender = bot.channel.sender()
+    await sender.run_once()
+    assert [s for s, _ in outbox_rows(bot.app)] == ["sent", "sent"]
+    sent = sorted(zalo.sent_to(USER), key=lambda m: m.sent_at)
+    uploaded = [m.file_token for m in sent if m.file_token]
+    assert len(uploaded) == 1 and zalo.uploads[uploaded[0]].data == pdf.content
+    texts = [m.text or "" for m in sent]
+    assert "Danh sách" in texts and "Bảng" in texts
+    assert any("danh-sach.xlsx" in t and "không gửi được qua Zalo" in t for t in texts)
 
 
 def test_split_text_cuts_at_lines_then_words_then_anywhere() -> None:

@@ -1,7 +1,7 @@
 """durable inbox of incoming events; Zalo OA token pair
 
-Revision ID: 0003
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-25
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import storage.types
 
 
-revision: str = '0003'
-down_revision: str | None = '0001'
+revision: str = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
