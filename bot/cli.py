@@ -93,6 +93,15 @@ def parser() -> argparse.ArgumentParser:
     )
     forward.add_argument("--once", action="store_true", help="one round, then exit")
     forward.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
+    zalo = commands.add_parser("zalo", help="Zalo Official Account")
+    zalo_commands = zalo.add_subparsers(dest="zalo_command", required=True)
+    set_token = zalo_commands.add_parser(
+        "set-token", parents=[common], help="store the OA's first access/refresh token pair"
+    )
+    set_token.add_argument("--access-token", required=True, help='the token, or "-" to type it')
+    set_token.add_argument("--refresh-token", required=True, help='the token, or "-" to type it')
+    set_token.add_argument("--expires-in", type=int, help="seconds left (default 90000)")
+    zalo_commands.add_parser("token", parents=[common], help="when the stored token expires")
     return root
 
 
@@ -129,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_shortlist(args)
     if args.command == "forward":
         return forward(args)
+    if args.command == "zalo":
+        return zalo_tokens(args)
     return 2
 
 
@@ -368,6 +379,48 @@ def forward(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.close()
+
+
+def zalo_tokens(args: argparse.Namespace) -> int:
+    """`zalo set-token` stores a pair (never printed); `zalo token` says when it expires."""
+    from getpass import getpass
+
+    from bot.clock import Clock
+    from bot.zalo_client import ZaloTokens
+    from storage.db import Database
+
+    settings = settings_from(args)
+    if not settings.zalo_oa_id:
+        print("set LANGNGHE_ZALO_OA_ID (the OA id) first", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        tokens = ZaloTokens(
+            db,
+            Clock(),
+            oa_id=settings.zalo_oa_id,
+            app_id=settings.zalo_app_id,
+            app_secret=settings.zalo_app_secret.get_secret_value(),
+        )
+        if args.zalo_command == "set-token":
+            access = args.access_token if args.access_token != "-" else getpass("access token: ")
+            refresh = (
+                args.refresh_token if args.refresh_token != "-" else getpass("refresh token: ")
+            )
+            if not access.strip() or not refresh.strip():
+                print("both tokens are needed", file=sys.stderr)
+                return 2
+            tokens.set(access.strip(), refresh.strip(), args.expires_in)
+            print(f"stored the token pair of OA {settings.zalo_oa_id}")
+            return 0
+        stored = tokens.stored()
+        if stored is None:
+            print(f"no token stored for OA {settings.zalo_oa_id}: run `zalo set-token`")
+            return 1
+        print(f"OA {settings.zalo_oa_id}: access token valid until {stored[1].isoformat()}")
+        return 0
+    finally:
+        db.close()
 
 
 if __name__ == "__main__":

@@ -248,3 +248,44 @@ class Invite(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class InboxEvent(Base):
+    """A verified incoming platform event, stored before the platform gets its 200.
+
+    Rows of one sender are processed in order (`id`); a crash leaves them here to be
+    processed on the next start. `event_id` is the platform's id (Zalo `msg_id`), unique
+    per channel, so a redelivered webhook is stored once.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id"),
+        Index("ix_inbox_sender_status", "channel", "sender", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(64))  # the platform's user id
+    kind: Mapped[str] = mapped_column(String(64))  # e.g. user_send_text, follow
+    body: Mapped[str] = mapped_column(Text)  # the raw request body, as verified
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # |processing|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]  # a claimed row's lease ends here
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class ZaloToken(Base):
+    """The Zalo OA access token and its single-use refresh token, replaced together."""
+
+    __tablename__ = "zalo_tokens"
+
+    oa_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime]
+    refreshed_at: Mapped[datetime]
+    refresh_count: Mapped[int] = mapped_column(Integer, default=0)
