@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import InboxEvent
+from storage.sql import insert_or_ignore
 
 UNFINISHED = ("pending", "processing")
 MAX_ATTEMPTS = 5
@@ -38,10 +38,8 @@ def add(
 
     One statement (INSERT … ON CONFLICT DO NOTHING): this is what the platform waits for.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(InboxEvent)
+        insert_or_ignore(session, InboxEvent)
         .values(
             channel=channel,
             event_id=event_id,

@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +26,7 @@ from storage.models import (
     StatusChange,
     User,
 )
+from storage.sql import insert_or_ignore
 
 # A registration in one of these is "live": the same village can't register again.
 LIVE_STATUSES = ("submitted", "returned", "forwarded", "selected")
@@ -35,10 +34,9 @@ LIVE_STATUSES = ("submitted", "returned", "forwarded", "selected")
 
 def mark_processed(session: Session, channel: str, message_id: str, now: datetime) -> bool:
     """Record an incoming message id in one statement; False if it was already there."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = ProcessedMessage.__table__
     statement = (
-        insert(table)  # type: ignore[arg-type]
+        insert_or_ignore(session, table)
         .values(channel=channel, message_id=message_id, at=now)
         .on_conflict_do_nothing()
         .returning(table.c.message_id)
