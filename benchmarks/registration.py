@@ -38,7 +38,7 @@ SCRIPT = [
 ]  # fmt: skip
 
 
-async def run_once(users: int, db_url: str) -> dict[str, float]:
+async def run_once(users: int, db_url: str, concurrency: int = 1) -> dict[str, float]:
     clock = Clock(datetime(2017, 5, 10, 9, 0, tzinfo=ZONE), frozen=True)
     app = build(Settings(database_url=db_url), clock=clock)
     latencies: list[float] = []
@@ -55,17 +55,23 @@ async def run_once(users: int, db_url: str) -> dict[str, float]:
 
     watcher = asyncio.create_task(watch_loop())
     started = time.perf_counter()
+
+    async def one(step: int, line: str, n: int) -> None:
+        event = Incoming(
+            channel="bench", user_id=f"u{n}", message_id=f"{n}-{step}",
+            at=clock.now(), text=line.format(n=n),
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        outcome = await app.dispatcher.handle(event)
+        latencies.append(time.perf_counter() - t0)
+        assert outcome.replies, (step, line)
+        await asyncio.sleep(0)  # as a server does between two requests
+
     for step, line in enumerate(SCRIPT):
-        for n in range(users):
-            event = Incoming(
-                channel="bench", user_id=f"u{n}", message_id=f"{n}-{step}",
-                at=clock.now(), text=line.format(n=n),
-            )  # fmt: skip
-            t0 = time.perf_counter()
-            outcome = await app.dispatcher.handle(event)
-            latencies.append(time.perf_counter() - t0)
-            assert outcome.replies, (step, line)
-            await asyncio.sleep(0)  # as a server does between two requests
+        # `concurrency` users' updates in flight at once, as webhook requests would be
+        for first in range(0, users, concurrency):
+            batch = range(first, min(first + concurrency, users))
+            await asyncio.gather(*(one(step, line, n) for n in batch))
     elapsed = time.perf_counter() - started
     done.set()
     await watcher
@@ -108,21 +114,26 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--db", help="PostgreSQL URL (its public schema is emptied!)")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="users' updates in flight at once"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         with tempfile.TemporaryDirectory() as workdir:
-            result = asyncio.run(run_once(args.users, fresh_url(args.db, Path(workdir))))
+            url = fresh_url(args.db, Path(workdir))
+            result = asyncio.run(run_once(args.users, url, args.concurrency))
         print(json.dumps(result))
         return
     results = []
     for _ in range(args.runs):
         command = [sys.executable, "-m", "benchmarks.registration", "--child",
-                   "--users", str(args.users), *(["--db", args.db] if args.db else [])]  # fmt: skip
+                   "--users", str(args.users), "--concurrency", str(args.concurrency),
+                   *(["--db", args.db] if args.db else [])]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print("run:", results[-1], file=sys.stderr)
-    backend = "PostgreSQL" if args.db else "SQLite file (WAL)"
+    backend = ("PostgreSQL" if args.db else "SQLite file (WAL)") + f", {args.concurrency} in flight"
     median = {k: statistics.median(r[k] for r in results) for k in results[0]}
     print("| store | users | updates | updates/s | p50 ms | p99 ms | max loop stall ms "
           "| peak RSS MB | submitted |")  # fmt: skip

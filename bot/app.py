@@ -29,5 +29,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Ap
         clock = Clock(parse_today(settings.today) if settings.today else None)
     db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     plan = load_plan(settings.plan)
-    dispatcher = Dispatcher(db, plan, clock)
+    dispatcher = Dispatcher(db, plan, clock, forward=bool(settings.forward_url))
     return App(settings, db, plan, clock, dispatcher)

@@ -47,12 +47,14 @@ class Dispatcher:
         *,
         handler: Handler = router.handle,
         default_language: str | None = None,
+        forward: bool = False,
     ) -> None:
         self.db = db
         self.plan = plan
         self.clock = clock
         self.handler = handler
         self.default_language = default_language
+        self.forward = forward  # queue forwarded registrations for the outbound webhook
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         # SQLite serialises writers anyway and answers in well under a millisecond, so we
         # stay on the event loop; PostgreSQL waits on the network, so we use threads.
@@ -111,6 +113,7 @@ class Dispatcher:
             conversation=conversation,
             plan=self.plan,
             now=now,
+            forward=self.forward,
         )
         self.handler(ctx)
         ctx.save()

@@ -38,6 +38,11 @@ class WebChannel(Protocol):
 def configured_channels(app: App) -> list[WebChannel]:
     """The web channels whose credentials are set (Zalo OA, Telegram webhook)."""
     channels: list[WebChannel] = []
+    from bot.channels.zalo import zalo_channel
+
+    zalo = zalo_channel(app)
+    if zalo is not None:
+        channels.append(zalo)
     if app.settings.telegram_token.get_secret_value():
         from bot.channels.telegram_web import TelegramChannel
 

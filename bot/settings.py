@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     zalo_oa_id: str = ""
     zalo_oa_secret_key: SecretStr = SecretStr("")
     zalo_app_secret: SecretStr = SecretStr("")
+    # The first token pair, used only while the database holds none (then it rotates
+    # there; `langnghe-bot zalo set-token` stores a pair explicitly).
+    zalo_access_token: SecretStr = SecretStr("")
+    zalo_refresh_token: SecretStr = SecretStr("")
+    # Where the APIs are: the real Zalo by default, a test server in tests and demos.
+    zalo_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
 
     # Telegram
     telegram_token: SecretStr = SecretStr("")
@@ -41,3 +48,8 @@ class Settings(BaseSettings):
     reminders: Path | None = None  # reminder rules; default: bot/plans/<plan id>.reminders.toml
     scheduler_seconds: float = 5.0  # how often the scheduler looks for due work
     outbox_lease_seconds: float = 60.0  # a claimed message not sent by then goes back
+
+    # Forwarding confirmed registrations to another system (optional): each is POSTed as
+    # JSON with an HMAC-SHA256 signature of the body in X-Langnghe-Signature.
+    forward_url: str = ""
+    forward_secret: SecretStr = SecretStr("")

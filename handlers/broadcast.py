@@ -25,7 +25,7 @@ from bot.broadcaster import active, cancel, create, results, why
 from bot.events import Attachment, Button
 from bot.reminders import load_rules
 from bot.text import shorten
-from handlers import common
+from handlers import access, common
 from handlers.context import Context
 from handlers.flow import Flow, Step
 from storage.models import Broadcast
@@ -35,23 +35,11 @@ MAX_RUNNING_SHOWN = 3
 ROUTES = ("direct", "cs", "promotion", "unreachable")  # in the preview, in this order
 
 
-def is_staff(ctx: Context) -> bool:
-    return ctx.user.role == "staff"
-
-
 def start(ctx: Context) -> None:
-    if not is_staff(ctx):
-        staff_only(ctx)
+    if not access.staff(ctx):
         return
     ctx.finish()
     FLOW.enter(ctx, "running" if active(ctx.session) else "text")
-
-
-def staff_only(ctx: Context) -> None:
-    if ctx.flow == FLOW.name:
-        ctx.finish()
-    ctx.say("bc.staff_only")
-    common.resume_or_menu(ctx)
 
 
 # --- what is running ------------------------------------------------------------------------
@@ -359,8 +347,7 @@ def recipients_file(ctx: Context, chosen: Selection) -> Attachment:
 
 
 def send(ctx: Context) -> None:
-    if not is_staff(ctx):  # checked again where it matters
-        staff_only(ctx)
+    if not access.staff(ctx):  # checked again where it matters
         return
     chosen = selection(ctx)
     if not chosen.targets:
@@ -401,8 +388,7 @@ def remind_choices(ctx: Context) -> None:
 
 def handle(ctx: Context) -> None:
     """Every message inside the broadcast conversation; staff only, checked each time."""
-    if not is_staff(ctx):
-        staff_only(ctx)
+    if not access.staff(ctx):
         return
     value = ctx.payload.rsplit(":", 1)[-1] if ctx.event.kind == "button" else None
     if value == "cancel":
@@ -419,7 +405,7 @@ def handle(ctx: Context) -> None:
 
 
 FLOW = Flow(
-    "bc",
+    access.BROADCAST_FLOW,
     [
         Step("text", ask_text, on_text),
         Step("audience", ask_audience, on_audience),

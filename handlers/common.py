@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.events import Button
 from bot.i18n import LANGUAGES
 from handlers.context import Context
@@ -24,8 +26,20 @@ def menu(ctx: Context, key: str = "common.menu") -> None:
 
 
 def main_buttons(ctx: Context) -> list[Button]:
+    """The main choices of the user's role (at most five, Zalo's limit)."""
+    if ctx.user.role == "staff":
+        return [
+            ctx.button("btn.export", "menu:export"),
+            ctx.button("btn.shortlist", "menu:shortlist"),
+            ctx.button("btn.officers", "menu:officers"),
+            ctx.button("btn.backlog", "menu:status"),
+            ctx.button("btn.help", "menu:help"),
+        ]
+    first = [ctx.button("btn.pending", "menu:pending")] if ctx.user.role == "officer" else []
     return [
+        *first,
         ctx.button("btn.register", "menu:register"),
+        ctx.button("btn.check", "menu:check"),
         ctx.button("btn.status", "menu:status"),
         ctx.button("btn.help", "menu:help"),
         ctx.button("btn.language", "menu:language"),
@@ -33,7 +47,9 @@ def main_buttons(ctx: Context) -> list[Button]:
 
 
 def help(ctx: Context) -> None:
-    ctx.say("common.help", buttons=main_buttons(ctx))
+    if ctx.user.role in ("officer", "staff"):
+        ctx.say(f"help.{ctx.user.role}")
+    ctx.say_text(ctx.t("common.help") + "\n" + ctx.t("qa.help"), buttons=main_buttons(ctx))
 
 
 def choose_language(ctx: Context) -> None:
@@ -77,7 +93,7 @@ def nothing_to_cancel(ctx: Context) -> None:
 
 
 def fallback(ctx: Context) -> None:
-    """Text outside any conversation: show what the bot can do."""
+    """Show what the bot can do (typed text outside a form goes to handlers.questions)."""
     menu(ctx, "common.not_understood")
 
 
@@ -90,3 +106,29 @@ def resume_or_menu(ctx: Context, *, quiet: bool = False) -> None:
         flow.ask(ctx)
     elif not quiet or not ctx.replies or not ctx.replies[-1].buttons:
         menu(ctx)
+
+
+def command_argument(ctx: Context) -> str:
+    """What follows a typed command ("/join ABCD-EFGH" -> "ABCD-EFGH"); "" for a button."""
+    if ctx.event.kind != "text":
+        return ""
+    parts = ctx.text.strip().split(maxsplit=1)
+    return parts[1].strip() if len(parts) == 2 and parts[0].startswith("/") else ""
+
+
+def page_buttons(
+    ctx: Context, payload: Callable[[str], str], page: int, pages: int
+) -> list[Button]:
+    """Previous/next for a list shown a page at a time; `payload` makes each button's."""
+    buttons = []
+    if page > 0:
+        buttons.append(ctx.button("btn.prev_page", payload(f"page.{page - 1}")))
+    if page + 1 < pages:
+        buttons.append(ctx.button("btn.next_page", payload(f"page.{page + 1}")))
+    return buttons
+
+
+def page_of(value: str) -> int | None:
+    """The page a "page.N" button value asks for, or None for any other value."""
+    number = value.removeprefix("page.")
+    return int(number) if value.startswith("page.") and number.isdigit() else None

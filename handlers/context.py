@@ -7,6 +7,7 @@ before any reply is sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ class Context:
         conversation: Conversation,
         plan: Plan,
         now: datetime,
+        forward: bool = False,
     ) -> None:
         self.session = session
         self.event = event
@@ -38,6 +40,8 @@ class Context:
         self.conversation = conversation
         self.plan = plan
         self.now = now
+        # A URL is configured for forwarded registrations (bot/forwarder.py posts them).
+        self.forward = forward
         self.replies: list[Reply] = []
         # A working copy: JSON columns only notice reassignment, so we write it back once.
         self.data: dict[str, Any] = dict(conversation.data or {})
@@ -90,14 +94,17 @@ class Context:
         *,
         kind: str = "notice",
         dedupe_key: str | None = None,
-        buttons: list[Button] | None = None,
+        choices: Sequence[tuple[str, str]] = (),
         **values: Any,
     ) -> None:
-        """A message to someone else, in their language, through the outbox."""
-        text = translator(recipient.language)(key, **values)
+        """A message to someone else, through the outbox, in their language.
+
+        `choices` are buttons as (label key, payload), labels filled with `values` too.
+        """
+        t = translator(recipient.language)
         payload = {
-            "text": text,
-            "buttons": [[b.label, b.payload] for b in buttons or ()],
+            "text": t(key, **values),
+            "buttons": [[t(label, **values), target] for label, target in choices],
         }
         repository.enqueue(self.session, recipient, kind, payload, self.now, dedupe_key=dedupe_key)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.events import Button
 from handlers.context import Context
 
 Action = Callable[[Context], None]
@@ -28,6 +29,10 @@ class Flow:
 
     def payload(self, step: str, value: str | int) -> str:
         return f"{self.name}:{step}:{value}"
+
+    def buttons(self, ctx: Context, step: str, *options: tuple[str, str]) -> list[Button]:
+        """The choices of one step: (catalog key of the label, value) pairs."""
+        return [ctx.button(key, self.payload(step, value)) for key, value in options]
 
     def value(self, ctx: Context) -> str | None:
         """The value of a pressed button of the current step, else None."""

@@ -34,10 +34,12 @@ def show(ctx: Context) -> None:
         codes=", ".join(r.code for r in registrations) or ctx.t("summary.none"),
         draft=ctx.t("summary.yes") if ctx.data.get("village") else ctx.t("summary.no"),
         consents="\n".join(consents) or ctx.t("summary.none"),
-        buttons=[
-            ctx.button("btn.erase", FLOW.payload("menu", "erase")),
-            ctx.button("btn.keep", FLOW.payload("menu", "keep")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "menu",
+            ("btn.erase", "erase"),
+            ("btn.keep", "keep"),
+        ),
     )
 
 
@@ -55,10 +57,12 @@ def on_menu(ctx: Context) -> None:
 def ask_confirm(ctx: Context) -> None:
     ctx.say(
         "privacy.ask_confirm",
-        buttons=[
-            ctx.button("btn.erase_confirm", FLOW.payload("confirm", "yes")),
-            ctx.button("btn.keep", FLOW.payload("confirm", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "confirm",
+            ("btn.erase_confirm", "yes"),
+            ("btn.keep", "no"),
+        ),
     )
 
 

@@ -86,10 +86,12 @@ def ask_resume(ctx: Context) -> None:
     ctx.say(
         "reg.ask_resume",
         village=ctx.data.get("village", ""),
-        buttons=[
-            ctx.button("btn.continue", FLOW.payload("resume", "continue")),
-            ctx.button("btn.start_over", FLOW.payload("resume", "restart")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "resume",
+            ("btn.continue", "continue"),
+            ("btn.start_over", "restart"),
+        ),
     )
 
 
@@ -113,10 +115,12 @@ def ask_consent(ctx: Context) -> None:
         controller=ctx.plan.controller.get(ctx.user.language),
         unit_label=ctx.plan.unit_label.get(ctx.user.language),
         version=CONSENT_VERSION,
-        buttons=[
-            ctx.button("btn.agree", FLOW.payload("consent", "yes")),
-            ctx.button("btn.disagree", FLOW.payload("consent", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "consent",
+            ("btn.agree", "yes"),
+            ("btn.disagree", "no"),
+        ),
     )
 
 
@@ -141,10 +145,12 @@ def on_consent(ctx: Context) -> None:
 def ask_followup(ctx: Context) -> None:
     ctx.say(
         "reg.ask_followup",
-        buttons=[
-            ctx.button("btn.followup_yes", FLOW.payload("followup", "yes")),
-            ctx.button("btn.followup_no", FLOW.payload("followup", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "followup",
+            ("btn.followup_yes", "yes"),
+            ("btn.followup_no", "no"),
+        ),
     )
 
 
@@ -256,10 +262,12 @@ def not_recognised(ctx: Context) -> None:
         "reg.not_recognised",
         condition=condition.text.get(ctx.user.language),
         section=condition.section,
-        buttons=[
-            ctx.button("btn.enter_decision", FLOW.payload("decision_number", "retry")),
-            ctx.button("btn.pause", FLOW.payload("decision_number", "pause")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "decision_number",
+            ("btn.enter_decision", "retry"),
+            ("btn.pause", "pause"),
+        ),
     )
 
 
@@ -313,10 +321,12 @@ def ask_rep_legal(ctx: Context) -> None:
         ctx,
         "reg.ask_rep_legal",
         name=ctx.data.get("rep_name", ""),
-        buttons=[
-            ctx.button("btn.yes", FLOW.payload("rep_legal", "yes")),
-            ctx.button("btn.no", FLOW.payload("rep_legal", "no")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "rep_legal",
+            ("btn.yes", "yes"),
+            ("btn.no", "no"),
+        ),
     )
 
 
@@ -520,11 +530,13 @@ def ask_summary(ctx: Context) -> None:
     ctx.data.pop("editing", None)
     ctx.say_text(
         summary_text(ctx),
-        buttons=[
-            ctx.button("btn.submit", FLOW.payload("summary", "submit")),
-            ctx.button("btn.edit", FLOW.payload("summary", "edit")),
-            ctx.button("btn.pause", FLOW.payload("summary", "pause")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "summary",
+            ("btn.submit", "submit"),
+            ("btn.edit", "edit"),
+            ("btn.pause", "pause"),
+        ),
     )
 
 
@@ -561,6 +573,10 @@ def submit(ctx: Context) -> None:
     unit = ctx.plan.unit(ctx.data["unit"])
     village_key = fold(ctx.data["village"])
     resubmitting = ctx.data.get("registration_id")
+    if resubmitting and returned_registration(ctx, resubmitting) is None:
+        ctx.finish()
+        ctx.say("reg.not_returned", buttons=common.main_buttons(ctx))
+        return
     existing = repository.find_live_registration(ctx.session, ctx.plan.id, unit.code, village_key)
     if existing is not None and existing.id != resubmitting:
         ctx.say(
@@ -573,10 +589,12 @@ def submit(ctx: Context) -> None:
         ctx.finish()
         return
     registration = save_registration(ctx, village_key)
-    ctx.audit("registration.submitted", registration.code)
+    ctx.audit("registration.resubmitted" if resubmitting else "registration.submitted",
+              registration.code)  # fmt: skip
+    notice = "review.resubmitted" if resubmitting else "review.new_submission"
     for officer in repository.officers_of(ctx.session, unit.code):
-        ctx.notify(officer, "review.new_submission", code=registration.code,
-                   village=registration.village, unit=unit.display)  # fmt: skip
+        ctx.notify(officer, notice, code=registration.code, village=registration.village,
+                   unit=unit.display, choices=[("btn.review", "menu:pending")])  # fmt: skip
     ctx.finish()
     ctx.say(
         "reg.submitted",
@@ -623,20 +641,84 @@ def save_registration(ctx: Context, village_key: str) -> Registration:
             **fields,
         )
         ctx.session.add(registration)
+        note = None
     else:
+        before = draft_of(registration)
+        changed = [name for name in QUESTIONS if before.get(name) != draft.get(name)]
+        note = CHANGED_NOTE + ",".join(changed)
         for name, value in fields.items():
             setattr(registration, name, value)
     registration.submitted_at = ctx.now
-    repository.change_status(ctx.session, registration, "submitted", ctx.now, actor=ctx.user)
+    repository.change_status(
+        ctx.session, registration, "submitted", ctx.now, actor=ctx.user, note=note
+    )
     return registration
 
 
+CHANGED_NOTE = "changed:"  # history note of a resubmission: "changed:contact_phone,items"
+
+
+def draft_of(registration: Registration) -> dict[str, Any]:
+    """A registration as a draft (the inverse of save_registration), to fix and resend."""
+    r = registration
+    return {
+        "unit": r.unit_code,
+        "village": r.village,
+        "commune": r.commune,
+        "craft": r.craft,
+        "decision_number": r.decision_number,
+        "decision_date": r.decision_date.isoformat(),
+        "rep_type": r.rep_type,
+        "rep_name": r.rep_name,
+        "rep_legal": r.rep_legal_entity,
+        "contact_name": r.contact_name,
+        "contact_position": r.contact_position,
+        "contact_phone": r.contact_phone,
+        "contact_email": r.contact_email,
+        "items": list(r.items),
+        "prior_years": list(r.prior_years),
+    }
+
+
+# --- fixing a registration the reviewing unit returned ---------------------------------------
+
+
+def returned_registration(ctx: Context, registration_id: object) -> Registration | None:
+    """The user's own registration with this id, if it is (still) returned."""
+    if not str(registration_id).isdigit():
+        return None
+    registration = repository.lock_registration(ctx.session, int(str(registration_id)))
+    if registration is None or registration.user_id != ctx.user.id:
+        return None
+    return registration if registration.status == "returned" else None
+
+
+def edit_returned(ctx: Context, registration_id: str) -> None:
+    """The "fix" button of /trangthai: load the registration into the draft, at the summary."""
+    registration = returned_registration(ctx, registration_id)
+    if registration is None:
+        ctx.say("reg.not_returned", buttons=common.main_buttons(ctx))
+        return
+    if has_draft(ctx) and ctx.data.get("registration_id") != registration.id:
+        ctx.say("reg.finish_draft_first", village=ctx.data.get("village", ""),
+                buttons=[ctx.button("btn.continue", "menu:register")])  # fmt: skip
+        return
+    ctx.goto(FLOW.name, None)
+    ctx.data = {**draft_of(registration), "registration_id": registration.id}
+    ctx.say("reg.fix_returned", code=registration.code, reason=registration.return_reason or "")
+    FLOW.enter(ctx, "summary")
+
+
 def summary_text(ctx: Context) -> str:
-    draft, t, lang = ctx.data, ctx.t, ctx.user.language
+    return ctx.t("reg.summary", **summary_values(ctx, ctx.data))
+
+
+def summary_values(ctx: Context, draft: dict[str, Any]) -> dict[str, str]:
+    """The answers of a draft as the summary shows them (also the officer's view)."""
+    t, lang = ctx.t, ctx.user.language
     items = [ctx.plan.item(code).name.get(lang) for code in draft.get("items", [])]
     years = ", ".join(str(y) for y in draft.get("prior_years", [])) or t("summary.none")
-    return t(
-        "reg.summary",
+    return dict(
         village=draft.get("village", ""),
         commune=draft.get("commune", ""),
         unit=ctx.plan.unit(draft["unit"]).display if draft.get("unit") else "",
@@ -645,7 +727,7 @@ def summary_text(ctx: Context) -> str:
         decision_date=t.date(date.fromisoformat(draft["decision_date"]))
         if draft.get("decision_date")
         else "",
-        rep_type=rep_type_name(ctx),
+        rep_type=rep_type_name(ctx, draft),
         rep_name=draft.get("rep_name", ""),
         rep_legal=t("summary.yes") if draft.get("rep_legal") else t("summary.no"),
         contact_name=draft.get("contact_name", ""),
@@ -677,7 +759,9 @@ def show_status(ctx: Context) -> None:
         + (ctx.t("status.reason", reason=r.return_reason) if r.status == "returned" else "")
         for r in registrations
     ]
-    ctx.say("status.list", lines="\n".join(lines), buttons=common.main_buttons(ctx))
+    fix = [ctx.button("btn.fix", f"edit:{r.id}", code=r.code)
+           for r in registrations if r.status == "returned"]  # fmt: skip
+    ctx.say("status.list", lines="\n".join(lines), buttons=[*fix, *common.main_buttons(ctx)])
 
 
 def back(ctx: Context) -> None:
@@ -696,10 +780,12 @@ def pause(ctx: Context) -> None:
 def ask_paused(ctx: Context) -> None:
     ctx.say(
         "reg.paused",
-        buttons=[
-            ctx.button("btn.continue", FLOW.payload("paused", "continue")),
-            ctx.button("btn.delete_draft", FLOW.payload("paused", "delete")),
-        ],
+        buttons=FLOW.buttons(
+            ctx,
+            "paused",
+            ("btn.continue", "continue"),
+            ("btn.delete_draft", "delete"),
+        ),
     )
 
 
@@ -769,15 +855,21 @@ def remind_choices(ctx: Context) -> None:
 
 
 def advance(ctx: Context) -> None:
-    """The next question, or back to the summary after changing one answer."""
+    """The next question, or back to the summary after changing one answer.
+
+    Questions the eligibility check already answered ("prefilled": items, prior years)
+    are skipped; their answers show in the summary, where they can be changed.
+    """
     if ctx.data.get("editing") or (ctx.step == QUESTIONS[-1]):
         FLOW.enter(ctx, "summary")
-    else:
-        FLOW.next(ctx)
+        return
+    prefilled = set(ctx.data.get("prefilled", []))
+    later = QUESTIONS[QUESTIONS.index(ctx.step) + 1 :] if ctx.step in QUESTIONS else QUESTIONS
+    FLOW.enter(ctx, next((q for q in later if q not in prefilled), "summary"))
 
 
-def rep_type_name(ctx: Context) -> str:
-    code = ctx.data.get("rep_type")
+def rep_type_name(ctx: Context, draft: dict[str, Any] | None = None) -> str:
+    code = (ctx.data if draft is None else draft).get("rep_type")
     for kind in ctx.plan.representative_types:
         if kind.code == code:
             return kind.name.get(ctx.user.language)

@@ -9,21 +9,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from functools import lru_cache
 
 from bot.text import fold
-from handlers import broadcast, common, privacy, registration, reminders
+from handlers import (
+    access,
+    broadcast,
+    common,
+    eligibility,
+    join,
+    privacy,
+    questions,
+    registration,
+    reminders,
+    review,
+    staff,
+)
 from handlers.context import MAX_TEXT, Context
 from handlers.flow import Flow
+from storage import repository, roles
 
 Action = Callable[[Context], None]
 
 FLOWS: dict[str, Flow] = {
-    flow.name: flow for flow in (registration.FLOW, privacy.FLOW, broadcast.FLOW)
+    registration.FLOW.name: registration.FLOW,
+    eligibility.FLOW.name: eligibility.FLOW,
+    questions.FLOW.name: questions.FLOW,
+    privacy.FLOW.name: privacy.FLOW,
+    review.FLOW.name: review.FLOW,
+    staff.FLOW.name: staff.FLOW,
+    join.FLOW.name: join.FLOW,
+    broadcast.FLOW.name: broadcast.FLOW,
 }
 FLOW_HANDLERS: dict[str, Action] = {
     registration.FLOW.name: registration.handle,
+    eligibility.FLOW.name: eligibility.handle,
+    questions.FLOW.name: questions.handle,
     privacy.FLOW.name: privacy.FLOW.handle,
+    review.FLOW.name: review.handle,
+    staff.FLOW.name: staff.handle,
+    join.FLOW.name: join.FLOW.handle,
     broadcast.FLOW.name: broadcast.handle,
 }
 
@@ -36,6 +62,16 @@ def cancel(ctx: Context) -> None:
         common.menu(ctx, "common.cancelled")
     else:
         common.nothing_to_cancel(ctx)
+
+
+def status(ctx: Context) -> None:
+    """/status: staff see the backlog, officers what waits for their unit, others their own."""
+    if access.has_role(ctx, roles.STAFF):
+        staff.show_backlog(ctx)
+    elif access.has_role(ctx, roles.OFFICER):
+        review.show_unit_status(ctx)
+    else:
+        registration.show_status(ctx)
 
 
 def back(ctx: Context) -> None:
@@ -51,8 +87,8 @@ COMMANDS: dict[str, Action] = {
     "menu": common.start,
     "dangky": registration.start,
     "register": registration.start,
-    "trangthai": registration.show_status,
-    "status": registration.show_status,
+    "trangthai": status,
+    "status": status,
     "huy": cancel,
     "cancel": cancel,
     "quaylai": back,
@@ -67,6 +103,24 @@ COMMANDS: dict[str, Action] = {
     "mydata": privacy.show,
     "nhacnho": reminders.show,
     "reminders": reminders.show,
+    "kiemtra": eligibility.start,
+    "check": eligibility.start,
+    "cauhoi": questions.staff_queue,
+    "questions": questions.staff_queue,
+    # the reviewing unit's officers
+    "pending": review.start,
+    "choduyet": review.start,
+    "join": join.start,
+    "thamgia": join.start,
+    # Department staff
+    "invite": staff.invite,
+    "moi": staff.invite,
+    "officers": staff.officers,
+    "canbo": staff.officers,
+    "export": staff.export_file,
+    "xuat": staff.export_file,
+    "shortlist": staff.show_shortlist,
+    "uutien": staff.show_shortlist,
     "thongbao": broadcast.start,
     "broadcast": broadcast.start,
 }
@@ -74,9 +128,15 @@ COMMANDS: dict[str, Action] = {
 MENU: dict[str, Action] = {
     "register": registration.start,
     "new": registration.begin,
-    "status": registration.show_status,
+    "status": status,
     "help": common.help,
     "language": common.choose_language,
+    "check": eligibility.start,
+    "pending": review.start,
+    "invite": staff.invite,
+    "officers": staff.officers,
+    "export": staff.export_file,
+    "shortlist": staff.show_shortlist,
     "reminders_on": reminders.turn_on,
     "reminders_off": reminders.turn_off,
     "reminders_consent": reminders.agree,
@@ -85,6 +145,7 @@ MENU: dict[str, Action] = {
 
 
 def handle(ctx: Context) -> None:
+    access.leave_lost_flow(ctx)
     event = ctx.event
     if event.kind == "unsupported":
         common.unsupported(ctx)
@@ -101,9 +162,10 @@ def handle(ctx: Context) -> None:
     if ctx.event.kind == "button":
         press(ctx)
     elif ctx.flow in FLOW_HANDLERS and ctx.step is not None:
-        FLOW_HANDLERS[ctx.flow](ctx)
+        if not questions.answer_in_form(ctx, FLOWS[ctx.flow]):
+            FLOW_HANDLERS[ctx.flow](ctx)
     else:
-        common.fallback(ctx)
+        questions.on_text(ctx)  # text outside a form is a question
 
 
 def run_command(ctx: Context) -> None:
@@ -115,19 +177,34 @@ def run_command(ctx: Context) -> None:
         action(ctx)
 
 
+NOTICE_BUTTONS_LAST = timedelta(days=30)  # how long a notice's buttons stay open
+
+
+def offered(ctx: Context, payload: str) -> bool:
+    """Was this button on the last answer, or on a recent notice to this same user?"""
+    if payload in {p for _, p in ctx.conversation.offered or []}:
+        return True
+    since = ctx.now - NOTICE_BUTTONS_LAST
+    return payload in repository.notice_payloads(ctx.session, ctx.user, since)
+
+
 def press(ctx: Context) -> None:
     payload = ctx.payload
     if payload.startswith("/"):
-        # A button that stands for a command (reminders, notices): the same as typing it,
-        # so it works from any message, however old.
+        # A button that stands for a command (reminders): the same as typing it, so it
+        # works from any message, however old.
         ctx.event = replace(ctx.event, kind="text", text=payload)
         run_command(ctx)
-    elif payload not in {p for _, p in ctx.conversation.offered or []}:
+    elif not offered(ctx, payload):
         common.stale_button(ctx)
+    elif access.button_refused(ctx):
+        return
     elif payload.startswith("lang:"):
         common.set_language(ctx, payload.removeprefix("lang:"))
     elif payload.startswith("menu:"):
         MENU.get(payload.removeprefix("menu:"), common.menu)(ctx)
+    elif payload.startswith("edit:"):
+        registration.edit_returned(ctx, payload.removeprefix("edit:"))
     elif ctx.flow in FLOW_HANDLERS and payload.startswith(f"{ctx.flow}:"):
         FLOW_HANDLERS[ctx.flow](ctx)
     else:

@@ -229,3 +229,98 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Question(Base):
+    """A question the bot could not answer from the plan, passed to Department staff."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    plan_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))  # open | answered
+    asked_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None]
+
+
+class KnowledgeEntry(Base):
+    """A question–answer pair staff added to the knowledge base from a reply."""
+
+    __tablename__ = "kb_entries"
+    __table_args__ = (Index("ix_kb_entries_plan", "plan_id", "active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Invite(Base):
+    """A single-use, expiring code with which a reviewing unit's officer joins.
+
+    Only a hash of the code is kept: the code itself is shown once, to the staff member
+    who created it, and a leaked database holds no usable invitation.
+    """
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_code: Mapped[str] = mapped_column(String(16))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class InboxEvent(Base):
+    """A verified incoming platform event, stored before the platform gets its 200.
+
+    Rows of one sender are processed in order (`id`); a crash leaves them here to be
+    processed on the next start. `event_id` is the platform's id (Zalo `msg_id`), unique
+    per channel, so a redelivered webhook is stored once.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id"),
+        Index("ix_inbox_sender_status", "channel", "sender", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(64))  # the platform's user id
+    kind: Mapped[str] = mapped_column(String(64))  # e.g. user_send_text, follow
+    body: Mapped[str] = mapped_column(Text)  # the raw request body, as verified
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # |processing|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]  # a claimed row's lease ends here
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class ZaloToken(Base):
+    """The Zalo OA access token and its single-use refresh token, replaced together."""
+
+    __tablename__ = "zalo_tokens"
+
+    oa_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime]
+    refreshed_at: Mapped[datetime]
+    refresh_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -26,6 +26,7 @@ MAX_ATTEMPTS = 8
 AT_MOST_ONCE = ("broadcast", "reminder")  # never risk a duplicate of these
 DONE = ("sent", "failed", "undeliverable", "interrupted", "expired", "cancelled")
 PRIORITY = {"notice": 5, "reminder": 5, "broadcast": 9, "staff": 1}
+WEBHOOK = "webhook"  # the channel and kind of deliveries to another system (bot/forwarder.py)
 
 
 def claim_due(
@@ -137,3 +138,27 @@ def backlog(session: Session) -> dict[str, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
     return {status: int(count) for status, count in rows}
+
+
+def backlog_by_kind(session: Session) -> dict[str, dict[str, int]]:
+    """Messages per kind, then per status: {"webhook": {"pending": 2, "sent": 10}}."""
+    rows = session.execute(
+        select(OutboxMessage.kind, OutboxMessage.status, func.count()).group_by(
+            OutboxMessage.kind, OutboxMessage.status
+        )
+    ).all()
+    result: dict[str, dict[str, int]] = {}
+    for kind, status, count in rows:
+        result.setdefault(kind, {})[status] = int(count)
+    return result
+
+
+def latest_problem(session: Session, kind: str) -> OutboxMessage | None:
+    """The most recent message of `kind` that failed at least once and is not yet sent."""
+    return session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.kind == kind, OutboxMessage.status != "sent")
+        .where(OutboxMessage.last_error.is_not(None))
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    ).one_or_none()

@@ -6,13 +6,12 @@ commits together with its conversation state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,7 @@ from storage.models import (
     StatusChange,
     User,
 )
+from storage.sql import insert_or_ignore
 
 # A registration in one of these is "live": the same village can't register again.
 LIVE_STATUSES = ("submitted", "returned", "forwarded", "selected")
@@ -34,10 +34,9 @@ LIVE_STATUSES = ("submitted", "returned", "forwarded", "selected")
 
 def mark_processed(session: Session, channel: str, message_id: str, now: datetime) -> bool:
     """Record an incoming message id in one statement; False if it was already there."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = ProcessedMessage.__table__
     statement = (
-        insert(table)  # type: ignore[arg-type]
+        insert_or_ignore(session, table)
         .values(channel=channel, message_id=message_id, at=now)
         .on_conflict_do_nothing()
         .returning(table.c.message_id)
@@ -221,10 +220,12 @@ def enqueue(
     now: datetime,
     *,
     dedupe_key: str | None = None,
+    channel: str | None = None,
 ) -> OutboxMessage:
+    """A message for `user` on their channel (or for another system: channel="webhook")."""
     message = OutboxMessage(
         user_id=user.id,
-        channel=user.channel,
+        channel=channel or user.channel,
         kind=kind,
         payload=payload,
         dedupe_key=dedupe_key,
@@ -235,6 +236,22 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def notice_payloads(session: Session, user: User, since: datetime) -> set[str]:
+    """Button payloads of the notices this user was sent since `since`.
+
+    A notice (returned registration, new submission…) may carry buttons; pressing one
+    later is as valid as pressing a button of the last answer.
+    """
+    rows = session.scalars(
+        select(OutboxMessage.payload)
+        .where(OutboxMessage.user_id == user.id, OutboxMessage.created_at >= since)
+        .where(OutboxMessage.status == "sent")
+        .order_by(OutboxMessage.id.desc())
+        .limit(50)
+    )
+    return {str(button[1]) for payload in rows for button in payload.get("buttons", [])}
 
 
 def audit(
@@ -254,3 +271,93 @@ def audit(
             detail=detail,
         )
     )
+
+
+# --- review by the reviewing unit, and the Department's list -----------------------------
+
+
+def lock_registration(session: Session, registration_id: int) -> Registration | None:
+    """A registration read afresh and locked until the transaction ends (PostgreSQL),
+    so of two officers acting on it at once the second sees what the first did."""
+    return session.scalars(
+        select(Registration)
+        .where(Registration.id == registration_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def pending_of_unit(
+    session: Session, plan_id: str, unit_code: str, *, offset: int = 0, limit: int = 5
+) -> tuple[Sequence[Registration], int]:
+    """One page of a unit's submitted registrations, oldest first, and how many wait."""
+    where = (
+        Registration.plan_id == plan_id,
+        Registration.unit_code == unit_code,
+        Registration.status == "submitted",
+    )
+    total = int(session.scalar(select(func.count()).select_from(Registration).where(*where)) or 0)
+    page = session.scalars(
+        select(Registration)
+        .where(*where)
+        .order_by(Registration.submitted_at, Registration.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return page, total
+
+
+@dataclass(frozen=True)
+class UnitWaiting:
+    """What waits for one reviewing unit: for the daily digest and the officer's status."""
+
+    unit_code: str
+    count: int
+    oldest_code: str
+    oldest_submitted_at: datetime
+
+
+def waiting_by_unit(
+    session: Session, plan_id: str, unit_code: str | None = None
+) -> list[UnitWaiting]:
+    """Per unit with submitted registrations: how many, and the oldest one (code, when)."""
+    query = (
+        select(Registration.unit_code, Registration.code, Registration.submitted_at)
+        .where(Registration.plan_id == plan_id, Registration.status == "submitted")
+        .where(Registration.submitted_at.is_not(None))
+        .order_by(Registration.unit_code, Registration.submitted_at, Registration.id)
+    )
+    if unit_code is not None:
+        query = query.where(Registration.unit_code == unit_code)
+    counts: dict[str, int] = {}
+    oldest: dict[str, tuple[str, datetime]] = {}
+    for unit, code, submitted_at in session.execute(query):
+        counts[unit] = counts.get(unit, 0) + 1
+        if submitted_at is not None:  # always, by the query; this tells the type checker
+            oldest.setdefault(unit, (code, submitted_at))
+    return [UnitWaiting(unit, n, *oldest[unit]) for unit, n in counts.items()]
+
+
+def registrations_in(
+    session: Session,
+    plan_id: str,
+    *,
+    statuses: Iterable[str] | None = None,
+    unit_codes: Iterable[str] | None = None,
+) -> Sequence[Registration]:
+    """A plan's registrations, optionally of some statuses and units, by unit then code."""
+    query = select(Registration).where(Registration.plan_id == plan_id)
+    if statuses is not None:
+        query = query.where(Registration.status.in_(list(statuses)))
+    if unit_codes is not None:
+        query = query.where(Registration.unit_code.in_(list(unit_codes)))
+    return session.scalars(query.order_by(Registration.unit_code, Registration.code)).all()
+
+
+def status_counts(session: Session, plan_id: str) -> dict[str, int]:
+    rows = session.execute(
+        select(Registration.status, func.count())
+        .where(Registration.plan_id == plan_id)
+        .group_by(Registration.status)
+    ).all()
+    return {status: int(count) for status, count in rows}

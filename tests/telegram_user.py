@@ -106,4 +106,5 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 def find_button(message: BotMessage, label: str) -> InlineButton | None:
     exact = [b for b in message.buttons if b.text == label]
     near = [b for b in message.buttons if fold(label) in fold(b.text)]
-    return (exact or near or [None])[0]
+    matches = exact or near
+    return matches[0] if matches else None

@@ -6,6 +6,8 @@ JSON object per input line instead. Numbers refer to all buttons of the last ans
 together, in order, which is how the core counts them too.
 
 Lines starting with "::" act out what a keyboard cannot: "::sticker", "::photo".
+Files the bot sends (the staff's exports) are written to `files` (`--files`, default the
+current directory).
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ async def run(
     jsonl: bool = False,
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
+    files: Path | None = None,
 ) -> int:
     console = Console(app, user_id, language=language)
     interactive = stdin.isatty() and not jsonl
@@ -120,15 +123,29 @@ async def run(
     if pending and not jsonl:
         print(render(pending), file=stdout, flush=True)
     if interactive:
-        return await _interactive(console, stdout)
+        return await _interactive(console, stdout, files)
     for line in stdin:
         replies = await console.send(line)
-        out = as_json(line, replies) if jsonl else render(replies) + "\n"
+        saved = save_files(replies, files)
+        out = as_json(line, replies) if jsonl else render([*replies, *saved]) + "\n"
         print(out, file=stdout, flush=True)
     return 0
 
 
-async def _interactive(console: Console, stdout: TextIO) -> int:
+def save_files(replies: list[Reply], directory: Path | None) -> list[Reply]:
+    """Write the files the bot sent (exports) into `directory`; a line saying where each went."""
+    if directory is None:
+        return []
+    saved = []
+    for reply in replies:
+        if reply.file is not None:
+            path = directory / Path(reply.file.filename).name  # never outside the directory
+            path.write_bytes(reply.file.content)
+            saved.append(Reply(f"[saved] {path}"))
+    return saved
+
+
+async def _interactive(console: Console, stdout: TextIO, files: Path | None) -> int:
     print(
         f"langnghe-bot — console (user {console.user_id}, {Path.cwd()}). Ctrl-D to quit.",
         file=stdout,
@@ -140,4 +157,5 @@ async def _interactive(console: Console, stdout: TextIO) -> int:
         except (EOFError, KeyboardInterrupt):
             print(file=stdout)
             return 0
-        print(render(await console.send(line)), file=stdout, flush=True)
+        replies = await console.send(line)
+        print(render([*replies, *save_files(replies, files)]), file=stdout, flush=True)

@@ -1,13 +1,16 @@
-"""The command line: plan check and db upgrade, as an operator runs them."""
+"""The command line: plan check (with the knowledge file beside the plan) and db upgrade."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect
 
+from bot.cli import main
 from bot.plan import DEFAULT_PLAN_PATH
 
 
@@ -38,3 +41,18 @@ def test_db_upgrade_creates_every_table(db_url: str) -> None:
     tables = set(inspect(create_engine(db_url)).get_table_names())
     assert {"users", "consents", "conversations", "registrations", "status_changes",
             "processed_messages", "outbox", "audit_log", "alembic_version"} <= tables  # fmt: skip
+
+
+def test_plan_check_covers_the_knowledge_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "hanoi-2017.toml"
+    kb = tmp_path / "hanoi-2017.kb.toml"
+    shutil.copy(DEFAULT_PLAN_PATH, plan)
+    shutil.copy(DEFAULT_PLAN_PATH.with_name("hanoi-2017.kb.toml"), kb)
+    assert main(["plan", "check", str(plan)]) == 0
+    assert f"{kb}: OK" in capsys.readouterr().out
+
+    kb.write_text(kb.read_text(encoding="utf-8").replace("{budget_source}", "{source}"), "utf-8")
+    assert main(["plan", "check", str(plan)]) == 1
+    assert "unknown value {source}" in capsys.readouterr().err

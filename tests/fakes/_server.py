@@ -6,8 +6,32 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
+from types import TracebackType
+from typing import Self
 
 from aiohttp import web
+
+
+class AsyncService:
+    """`async with fake:` starts it and closes it, whatever happens in between."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
 
 class LoopbackServer:

@@ -34,14 +34,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from ._rate_limits import SlidingWindow, TokenBucket, whole_seconds
-from ._server import ChangeSignal, LoopbackServer
+from ._server import AsyncService, ChangeSignal, LoopbackServer
 from ._telegram_records import (
     ApiCall,
     BotMessage,
@@ -345,7 +344,7 @@ Handler = Callable[[_Params], Awaitable[Any]]
 _ChatLimiter = tuple[tuple[float, ...], SlidingWindow | TokenBucket]  # (settings, limiter)
 
 
-class FakeTelegram:
+class FakeTelegram(AsyncService):
     """The Telegram Bot API on 127.0.0.1, with a user-side API for tests."""
 
     def __init__(
@@ -436,18 +435,6 @@ class FakeTelegram:
         }
 
     # ----------------------------------------------------------------- lifecycle
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def start(self) -> None:
         await self._server.start()

@@ -22,14 +22,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from ._rate_limits import SlidingWindow
-from ._server import ChangeSignal, LoopbackServer
+from ._server import AsyncService, ChangeSignal, LoopbackServer
 from ._zalo_records import (
     UploadedFile,
     WebhookPost,
@@ -132,7 +131,7 @@ class _Request:
 OaHandler = Callable[[_Request], Awaitable[JsonDict]]
 
 
-class FakeZaloOA:
+class FakeZaloOA(AsyncService):
     """The Zalo OA Open API on 127.0.0.1, plus the users' side for tests."""
 
     def __init__(
@@ -216,18 +215,6 @@ class FakeZaloOA:
         self._server = LoopbackServer(app)
 
     # ----------------------------------------------------------------- lifecycle
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def start(self) -> None:
         await self._server.start()

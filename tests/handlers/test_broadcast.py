@@ -52,7 +52,7 @@ def mixed_audience(app: App) -> dict[str, int]:
 
 async def test_non_staff_cannot_broadcast(chat: Chat, app: App) -> None:
     await chat.say("/thongbao")
-    assert chat.has("chỉ cán bộ Sở Công Thương")
+    assert chat.has("chỉ dành cho cán bộ Sở Công Thương")
     await chat.send(chat.event(kind="button", payload="bc:preview:send"))  # forged
     with app.db.transaction() as session:
         assert session.scalars(select(Broadcast)).all() == []

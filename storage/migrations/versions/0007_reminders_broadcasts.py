@@ -1,7 +1,7 @@
 """reminders and broadcasts: broadcasts, job cursors, outbox priority/route/expiry/dispatch
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ import storage.types
 
 
 revision: str = "0007"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -51,10 +51,10 @@ def test_scripted_chat_registers_a_village(tmp_path: Path) -> None:
 
 
 def test_jsonl_writes_one_object_per_input_line(tmp_path: Path) -> None:
-    result = run(tmp_path / "bot.db", ["/start", "2", "/khongco"], "--jsonl")
+    result = run(tmp_path / "bot.db", ["/start", "trang thai ho so", "/khongco"], "--jsonl")
     assert result.returncode == 0, result.stderr
     objects = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [o["in"] for o in objects] == ["/start", "2", "/khongco"]
+    assert [o["in"] for o in objects] == ["/start", "trang thai ho so", "/khongco"]
     assert "📝 Đăng ký" in objects[0]["replies"][-1]["buttons"]
     assert "chưa gửi hồ sơ nào" in objects[1]["replies"][0]["text"]
     assert "/khongco" in objects[2]["replies"][0]["text"]
