@@ -14,7 +14,7 @@ async def test_kill_9_mid_broadcast_resumes_without_duplicates(db_url: str, tmp_
     rows = result["rows"]
     assert result["killed_after"] >= 60, log.read_text()
     assert result["duplicates"] == 0, log.read_text()
-    assert result["429s"] == 0
+    assert result["rate_limited"] == 0
     # Every row is done: sent, or "interrupted" if it was in flight at the kill (not resent,
     # since it may have arrived); whoever got nothing is one of those.
     assert set(rows) <= {"sent", "interrupted"}
