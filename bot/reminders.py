@@ -152,6 +152,11 @@ class ReminderRules(_Model):
                 number = getattr(rule, name)
                 if number is not None and number not in steps:
                     out.append(f"{where}.{name}: no timeline step {number}")
+            from handlers.router import COMMANDS  # here: handlers import this module
+
+            for command in rule.commands:
+                if command not in COMMANDS:
+                    out.append(f"{where}.commands: no chat command /{command}")
             keys = [rule.message, *(f"status.{s}" for s in rule.status)]
             keys += [f"remind.cmd.{c}" for c in rule.commands]
             for key in keys:

@@ -24,7 +24,6 @@ from storage.models import OutboxMessage, User
 
 MAX_ATTEMPTS = 8
 AT_MOST_ONCE = ("broadcast", "reminder")  # never risk a duplicate of these
-DONE = ("sent", "failed", "undeliverable", "interrupted", "expired", "cancelled")
 PRIORITY = {"notice": 5, "reminder": 5, "broadcast": 9, "staff": 1}
 WEBHOOK = "webhook"  # the channel and kind of deliveries to another system (bot/forwarder.py)
 

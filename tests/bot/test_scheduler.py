@@ -17,8 +17,9 @@ import pytest
 from bot.app import App, build
 from bot.clock import ZONE, Clock
 from bot.plan import load_plan
+from bot.reminder_planner import Planner
 from bot.reminders import load_rules
-from bot.scheduler import Planner, run_once
+from bot.scheduler import run_once
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from storage import outbox
