@@ -21,7 +21,6 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import broadcaster
@@ -32,6 +31,7 @@ from bot.reminders import ReminderRules, load_rules
 from storage import outbox
 from storage.db import Database
 from storage.models import JobCursor, OutboxMessage
+from storage.sql import insert_or_ignore
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -60,10 +60,8 @@ def cursor_name(plan: Plan) -> str:
 def _take_cursor(session: Session, name: str, now: datetime) -> JobCursor | None:
     """The cursor row, locked for this run; None while another worker holds it."""
     start_of_day = datetime.combine(now.astimezone(ZONE).date(), time(0), ZONE)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(JobCursor)
+        insert_or_ignore(session, JobCursor)
         .values(name=name, last_run_at=start_of_day)
         .on_conflict_do_nothing(index_elements=["name"])
     )

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage, User
+from storage.sql import insert_or_ignore
 
 MAX_ATTEMPTS = 8
 AT_MOST_ONCE = ("broadcast", "reminder")  # never risk a duplicate of these
@@ -124,10 +124,10 @@ def insert_once(session: Session, rows: Sequence[dict[str, Any]], chunk: int = 5
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for start in range(0, len(rows), chunk):
-        statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        statement = insert_or_ignore(session, OutboxMessage).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]
+        )
         session.execute(statement, list(rows[start : start + chunk]))
 
 
