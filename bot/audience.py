@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from bot.clock import ZONE
 from bot.plan import Plan
 from bot.reminders import ZaloRules
-from storage.models import Consent, OutboxMessage, Registration, User
+from storage.models import Consent, Conversation, OutboxMessage, Registration, User
 
 Kind = Literal["all", "units", "status", "officers"]
 PLACEHOLDERS = ("village", "code")
@@ -184,15 +184,24 @@ def select_audience(
         users = session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id))
     candidates = list(users)
     consented = followup_granted(session)
+    drafts = _draft_villages(session) if audience.kind == "all" else {}
     for user in candidates:
         if user.id not in consented:
             selection.no_consent += 1
             continue
         registration = registrations.get(user.id)
-        village = registration.village if registration else ""
+        village = registration.village if registration else drafts.get(user.id, "")
         code = registration.code if registration else ""
         selection.targets.append(_target(user, village, code, routes))
     return selection
+
+
+def _draft_villages(session: Session) -> dict[int, str]:
+    """The village named in each unfinished registration draft (no registration yet)."""
+    rows = session.execute(
+        select(Conversation.user_id, Conversation.data).where(Conversation.flow == "reg")
+    )
+    return {user_id: str(data["village"]) for user_id, data in rows if (data or {}).get("village")}
 
 
 def _registrations(session: Session, plan: Plan, audience: Audience) -> dict[int, Registration]:

@@ -305,7 +305,13 @@ def channel_lines(ctx: Context, chosen: Selection) -> list[str]:
 
 
 def excluded_text(ctx: Context, chosen: Selection) -> str:
-    return ctx.t("bc.no_consent", count=chosen.no_consent) if chosen.no_consent else ""
+    lines = [ctx.t("bc.no_consent", count=chosen.no_consent)] if chosen.no_consent else []
+    text = ctx.data.get("text", "")
+    for name in PLACEHOLDERS:
+        missing = sum(1 for t in chosen.targets if not getattr(t, name))
+        if missing and "{" + name + "}" in text:
+            lines.append(ctx.t("bc.missing_value", count=missing, name="{" + name + "}"))
+    return "\n".join(lines)
 
 
 def on_preview(ctx: Context) -> None:

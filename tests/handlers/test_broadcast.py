@@ -13,7 +13,7 @@ from bot.scheduler import for_app
 from bot.sender import OutboxSender
 from storage.models import Broadcast, OutboxMessage, User
 from tests.chat import Chat
-from tests.season import Platform, person, register, rows
+from tests.season import Platform, draft, person, register, rows
 
 
 async def staff_chat(app: App, who: str = "staff-1") -> Chat:
@@ -201,3 +201,15 @@ async def test_progress_notes_reach_the_staff_member(app: App) -> None:
         notes[-1],
     ]
     assert notes[-1].startswith("Thông báo #1 đã gửi xong (8 người nhận):")
+
+
+async def test_a_draft_names_the_village_and_missing_values_are_announced(app: App) -> None:
+    draft(app, person(app, "401", channel="telegram", name="An"), "Bát Tràng")
+    person(app, "402", channel="telegram", name="Bình")  # nothing started yet
+    chat = await staff_chat(app)
+    await chat.say("/thongbao")
+    await chat.say("Kính gửi làng nghề {village} (hồ sơ {code})")
+    await chat.press("Tất cả đại diện")
+    assert chat.has("Kính gửi làng nghề Bát Tràng (hồ sơ )")
+    assert chat.has("1 người nhận chưa có hồ sơ: chỗ {village} trong tin của họ sẽ để trống")
+    assert chat.has("2 người nhận chưa có hồ sơ: chỗ {code} trong tin của họ sẽ để trống")
