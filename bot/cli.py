@@ -48,6 +48,20 @@ def parser() -> argparse.ArgumentParser:
     check = plan_commands.add_parser("check", help="validate a plan file")
     check.add_argument("file", type=Path)
 
+    reminders = commands.add_parser("reminders", help="deadline reminders")
+    reminder_commands = reminders.add_subparsers(dest="reminders_command", required=True)
+    preview = reminder_commands.add_parser(
+        "preview", parents=[common], help="list what the morning run of --today would send"
+    )
+    preview.add_argument("--rules", type=Path, help="reminder rules file")
+    run = reminder_commands.add_parser(
+        "run", parents=[common], help="queue the reminders due now (once)"
+    )
+    run.add_argument("--rules", type=Path, help="reminder rules file")
+    check_rules = reminder_commands.add_parser("check", help="validate a reminder rules file")
+    check_rules.add_argument("file", type=Path)
+    check_rules.add_argument("--plan", type=Path, help="the plan it belongs to")
+
     db = commands.add_parser("db", help="database")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", parents=[common], help="apply migrations")
@@ -111,6 +125,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "database_url": getattr(args, "db", None),
         "today": getattr(args, "today", None),
         "plan": getattr(args, "plan", None),
+        "reminders": getattr(args, "rules", None),
     }
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
@@ -130,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_plan(args.file)
     if args.command == "db":
         return upgrade_db(args)
+    if args.command == "reminders":
+        from bot import reminder_cli
+
+        return reminder_cli.main(args, settings_from(args))
     if args.command == "admin":
         return admin(args)
     if args.command == "export":

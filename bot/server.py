@@ -7,13 +7,16 @@ server and every sender until it is stopped.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
+from datetime import timedelta
 from typing import Protocol
 
 from aiohttp import web
 
 from bot.app import App
+from bot.scheduler import for_app
 from bot.sender import OutboxSender
 from storage import outbox
 
@@ -73,7 +76,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def serve(app: App, channels: list[WebChannel], host: str, port: int) -> None:
-    """Run the web server and the outbox senders until SIGINT/SIGTERM."""
+    """Run the web server, the outbox senders and the scheduler until SIGINT/SIGTERM."""
     web_app = build_web_app(app, channels)
     runner = web.AppRunner(web_app)
     await runner.setup()
@@ -85,8 +88,17 @@ async def serve(app: App, channels: list[WebChannel], host: str, port: int) -> N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    scheduler = for_app(app)
     senders = [s for s in (c.sender() for c in channels) if s is not None]
+    for sender in senders:
+        sender.quiet = sender.quiet or scheduler.quiet  # no reminder in quiet hours
+        sender.lease = timedelta(seconds=app.settings.outbox_lease_seconds)
     tasks = [asyncio.create_task(s.run_forever(stop)) for s in senders]
+    tasks.append(asyncio.create_task(scheduler.run_forever(stop)))
+    # What start-up loaded (libraries, the plan, the catalogs) lives as long as the process:
+    # take it out of the garbage collector's full passes, which otherwise pause the loop for
+    # ~70 ms now and then — long enough to bunch messages past a platform's rate limit.
+    gc.freeze()
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
     await runner.cleanup()

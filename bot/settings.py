@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     telegram_chat_per_second: float = 1.0  # our limit per private chat, with bursts of:
     telegram_chat_burst: int = 3
 
+    # Reminders and broadcasts
+    reminders: Path | None = None  # reminder rules; default: bot/plans/<plan id>.reminders.toml
+    scheduler_seconds: float = 5.0  # how often the scheduler looks for due work
+    outbox_lease_seconds: float = 60.0  # a claimed message not sent by then goes back
+
     # Forwarding confirmed registrations to another system (optional): each is POSTed as
     # JSON with an HMAC-SHA256 signature of the body in X-Langnghe-Signature.
     forward_url: str = ""

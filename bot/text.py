@@ -43,3 +43,8 @@ def similarity(a: str, b: str) -> float:
     if fa == fb:
         return 1.0
     return SequenceMatcher(None, fa, fb, autojunk=False).ratio()
+
+
+def shorten(s: str, width: int) -> str:
+    """`s` cut to `width` characters, with an ellipsis when something was cut."""
+    return s if len(s) <= width else s[: width - 1].rstrip() + "…"

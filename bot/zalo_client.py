@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 EXPIRED_TOKEN = frozenset({-216, -220})  # invalid or expired access token
 RATE_LIMITED = -32
 NO_INTERACTION = -230  # the user has not written to the OA in the last 7 days
+NOT_FOLLOWER = -213  # a promotion message to someone who does not follow the OA
 
 DEFAULT_EXPIRES_IN = 90000  # seconds; what Zalo grants an OA access token (25 hours)
 
@@ -249,6 +250,18 @@ class ZaloClient:
         """A customer-service message (`v3.0/oa/message/cs`); returns Zalo's message id."""
         data = await self.call(
             "v3.0/oa/message/cs", {"recipient": {"user_id": user_id}, "message": message}
+        )
+        return str(data.get("message_id") or "")
+
+    async def send_promotion(self, user_id: str, text: str) -> str:
+        """A promotion message (`v3.0/oa/message/promotion`): to followers only, 06:00–21:59,
+        one a day per person and a monthly quota (bot/audience.py plans around these)."""
+        template = {"template_type": "promotion", "language": "VI",
+                    "elements": [{"type": "text", "align": "left", "content": text}],
+                    "buttons": []}  # fmt: skip
+        message = {"text": text, "attachment": {"type": "template", "payload": template}}
+        data = await self.call(
+            "v3.0/oa/message/promotion", {"recipient": {"user_id": user_id}, "message": message}
         )
         return str(data.get("message_id") or "")
 

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 REVIEW_FLOW = "rv"  # handlers/review.py, officers only
 STAFF_FLOW = "st"  # handlers/staff.py, Department staff only
-ROLE_FLOWS = {REVIEW_FLOW: roles.OFFICER, STAFF_FLOW: roles.STAFF}
+BROADCAST_FLOW = "bc"  # handlers/broadcast.py, Department staff only
+ROLE_FLOWS = {REVIEW_FLOW: roles.OFFICER, STAFF_FLOW: roles.STAFF, BROADCAST_FLOW: roles.STAFF}
 REFUSALS = {roles.OFFICER: "access.officers_only", roles.STAFF: "access.staff_only"}
 
 

@@ -15,12 +15,14 @@ from functools import lru_cache
 from bot.text import fold
 from handlers import (
     access,
+    broadcast,
     common,
     eligibility,
     join,
     privacy,
     questions,
     registration,
+    reminders,
     review,
     staff,
 )
@@ -38,6 +40,7 @@ FLOWS: dict[str, Flow] = {
     review.FLOW.name: review.FLOW,
     staff.FLOW.name: staff.FLOW,
     join.FLOW.name: join.FLOW,
+    broadcast.FLOW.name: broadcast.FLOW,
 }
 FLOW_HANDLERS: dict[str, Action] = {
     registration.FLOW.name: registration.handle,
@@ -47,6 +50,7 @@ FLOW_HANDLERS: dict[str, Action] = {
     review.FLOW.name: review.handle,
     staff.FLOW.name: staff.handle,
     join.FLOW.name: join.FLOW.handle,
+    broadcast.FLOW.name: broadcast.handle,
 }
 
 
@@ -97,6 +101,8 @@ COMMANDS: dict[str, Action] = {
     "dulieu": privacy.show,
     "xoadulieu": privacy.show,
     "mydata": privacy.show,
+    "nhacnho": reminders.show,
+    "reminders": reminders.show,
     "kiemtra": eligibility.start,
     "check": eligibility.start,
     "cauhoi": questions.staff_queue,
@@ -115,6 +121,8 @@ COMMANDS: dict[str, Action] = {
     "xuat": staff.export_file,
     "shortlist": staff.show_shortlist,
     "uutien": staff.show_shortlist,
+    "thongbao": broadcast.start,
+    "broadcast": broadcast.start,
 }
 
 MENU: dict[str, Action] = {
@@ -129,6 +137,10 @@ MENU: dict[str, Action] = {
     "officers": staff.officers,
     "export": staff.export_file,
     "shortlist": staff.show_shortlist,
+    "reminders_on": reminders.turn_on,
+    "reminders_off": reminders.turn_off,
+    "reminders_consent": reminders.agree,
+    "reminders_keep_off": reminders.keep_off,
 }
 
 
@@ -178,7 +190,12 @@ def offered(ctx: Context, payload: str) -> bool:
 
 def press(ctx: Context) -> None:
     payload = ctx.payload
-    if not offered(ctx, payload):
+    if payload.startswith("/"):
+        # A button that stands for a command (reminders): the same as typing it, so it
+        # works from any message, however old.
+        ctx.event = replace(ctx.event, kind="text", text=payload)
+        run_command(ctx)
+    elif not offered(ctx, payload):
         common.stale_button(ctx)
     elif access.button_refused(ctx):
         return

@@ -181,6 +181,41 @@ class OutboxMessage(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Lower goes first: staff progress before a broadcast's thousands of rows.
+    priority: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    route: Mapped[str | None] = mapped_column(String(16))  # Zalo: cs | promotion
+    expires_at: Mapped[datetime | None]  # a reminder useless after this is dropped, not sent
+    # Set in its own commit just before the request leaves: a row that has it but no result
+    # may have arrived, so a broadcast or reminder is not sent again after a crash.
+    dispatched_at: Mapped[datetime | None]
+
+
+class Broadcast(Base):
+    """An announcement by staff to a chosen audience; one outbox row per recipient."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # queued|sending|done|cancelled
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the preview, then results
+    progress_reported: Mapped[int] = mapped_column(Integer, default=0)  # last % told to staff
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class JobCursor(Base):
+    """How far a periodic job (the reminder scheduler) has looked, so a restart resumes."""
+
+    __tablename__ = "job_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -22,6 +22,7 @@ from typing import TextIO
 from bot.app import App
 from bot.channels.render import numbered
 from bot.events import Button, Incoming, Reply
+from bot.scheduler import Scheduler, for_app
 from storage import outbox
 from storage.repository import get_user
 
@@ -35,6 +36,7 @@ class Console:
         self.language = language
         self.run_id = uuid.uuid4().hex[:12]
         self.count = 0
+        self.scheduler: Scheduler | None = for_app(app)
 
     def event(self, line: str) -> Incoming:
         self.count += 1
@@ -54,6 +56,8 @@ class Console:
 
     async def send(self, line: str) -> list[Reply]:
         outcome = await self.app.dispatcher.handle(self.event(line))
+        if self.scheduler is not None:  # no `serve` loop here: due work runs after each line
+            await asyncio.to_thread(self.scheduler.tick)
         return [*outcome.replies, *self.deliver_outbox()]
 
     def deliver_outbox(self) -> list[Reply]:
@@ -64,7 +68,11 @@ class Console:
             if user is None:
                 return []
             replies = []
-            for message in outbox.claim_due(session, CHANNEL, now, user_id=user.id, limit=100):
+            held = self.scheduler.quiet(now) if self.scheduler else ()
+            claimed = outbox.claim_due(
+                session, CHANNEL, now, user_id=user.id, limit=100, hold_kinds=held
+            )
+            for message in claimed:
                 buttons = tuple(Button(label, payload) for label, payload in message.payload.get(
                     "buttons", []))  # fmt: skip
                 replies.append(Reply(message.payload.get("text", ""), buttons))

@@ -58,6 +58,7 @@ MENU = (
     ("language", "ngonngu", "lang"),
     ("help", "trogiup", "help"),
     ("privacy", "dulieu", "mydata"),
+    ("reminders", "nhacnho", "reminders"),
 )
 
 

@@ -50,6 +50,7 @@ from bot.i18n import Translator
 from bot.sender import Delivery, OutboxSender, Recipient, backoff
 from bot.zalo_client import (
     NO_INTERACTION,
+    NOT_FOLLOWER,
     RATE_LIMITED,
     ZaloAuthError,
     ZaloClient,
@@ -276,6 +277,10 @@ class ZaloTransport:
         t = Translator(recipient.language)
         message_id: str | None = None
         try:
+            if payload.get("route") == "promotion":  # an announcement to a follower
+                text = str(payload.get("text", ""))
+                message_id = await self.client.send_promotion(recipient.channel_user_id, text)
+                return Delivery(platform_message_id=message_id)
             messages = render(payload, choose_hint=t("zalo.choose_by_number"))
             file = payload.get("file")
             if isinstance(file, dict):
@@ -303,7 +308,7 @@ class ZaloTransport:
 
     def _failed(self, error: ZaloError) -> Delivery:
         what = f"zalo {error.code}: {error.message}"[:200]
-        if error.code == NO_INTERACTION:
+        if error.code in (NO_INTERACTION, NOT_FOLLOWER):
             return Delivery(permanent=what, error=what)
         if error.code == RATE_LIMITED:
             self._rate_strikes += 1

@@ -24,6 +24,7 @@ NEEDS = {
     "pending": "officer", "choduyet": "officer",
     "invite": "staff", "moi": "staff", "officers": "staff", "canbo": "staff",
     "export": "staff", "xuat": "staff", "shortlist": "staff", "uutien": "staff",
+    "thongbao": "staff", "broadcast": "staff",
 }  # fmt: skip
 REFUSAL = {"officer": OFFICERS_ONLY, "staff": STAFF_ONLY}
 
