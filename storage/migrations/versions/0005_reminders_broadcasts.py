@@ -1,6 +1,6 @@
 """reminders and broadcasts: broadcasts, job cursors, outbox priority/route/expiry/dispatch
 
-Revision ID: 0007
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-26
 """
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 
-revision: str = "0007"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
