@@ -31,6 +31,7 @@ import aiohttp
 
 from benchmarks.registration import SCRIPT, fresh_url
 from tests.fakes import FakeZaloOA
+from tests.zalo import serve_env
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -45,19 +46,7 @@ def free_port() -> int:
 
 
 async def start_bot(zalo: FakeZaloOA, db_url: str, workdir: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "LANGNGHE_DATABASE_URL": db_url,
-        "LANGNGHE_TODAY": "2017-05-10",
-        "LANGNGHE_ZALO_APP_ID": zalo.app_id,
-        "LANGNGHE_ZALO_OA_ID": zalo.oa_id,
-        "LANGNGHE_ZALO_OA_SECRET_KEY": zalo.oa_secret_key,
-        "LANGNGHE_ZALO_APP_SECRET": zalo.app_secret,
-        "LANGNGHE_ZALO_ACCESS_TOKEN": zalo.access_token,
-        "LANGNGHE_ZALO_REFRESH_TOKEN": zalo.refresh_token,
-        "LANGNGHE_ZALO_API_BASE": zalo.base_url,
-        "LANGNGHE_ZALO_OAUTH_BASE": zalo.base_url,
-    }
+    env = serve_env(db_url, zalo)
     port = free_port()
     log = (workdir / "serve.log").open("w")
     bot = await asyncio.create_subprocess_exec(

@@ -4,6 +4,7 @@ server on 127.0.0.1 (built like `langnghe-bot serve` builds it), the bot answers
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,23 @@ from bot.server import build_web_app, configured_channels
 from bot.settings import Settings
 from bot.text import fold
 from tests.fakes import FakeZaloOA, ZaloSentMessage
+
+
+def serve_env(db_url: str, zalo: FakeZaloOA) -> dict[str, str]:
+    """The environment of a `langnghe-bot serve` process pointed at the fake OA."""
+    return {
+        **os.environ,
+        "LANGNGHE_DATABASE_URL": db_url,
+        "LANGNGHE_TODAY": "2017-05-10",
+        "LANGNGHE_ZALO_APP_ID": zalo.app_id,
+        "LANGNGHE_ZALO_OA_ID": zalo.oa_id,
+        "LANGNGHE_ZALO_OA_SECRET_KEY": zalo.oa_secret_key,
+        "LANGNGHE_ZALO_APP_SECRET": zalo.app_secret,
+        "LANGNGHE_ZALO_ACCESS_TOKEN": zalo.access_token,
+        "LANGNGHE_ZALO_REFRESH_TOKEN": zalo.refresh_token,
+        "LANGNGHE_ZALO_API_BASE": zalo.base_url,
+        "LANGNGHE_ZALO_OAUTH_BASE": zalo.base_url,
+    }
 
 
 def zalo_settings(db_url: str, zalo: FakeZaloOA, **values: object) -> Settings:

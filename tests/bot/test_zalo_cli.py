@@ -17,6 +17,7 @@ import pytest_asyncio
 from storage import zalo_tokens
 from storage.db import Database
 from tests.fakes import FakeZaloOA
+from tests.zalo import serve_env
 
 USER = "5417089812345678901"
 OA = "1234567890123456789"
@@ -99,19 +100,7 @@ async def zalo() -> AsyncIterator[FakeZaloOA]:
 
 async def test_serve_runs_a_whole_registration_over_zalo(db_url: str, zalo: FakeZaloOA) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "LANGNGHE_DATABASE_URL": db_url,
-        "LANGNGHE_TODAY": "2017-05-10",
-        "LANGNGHE_ZALO_APP_ID": zalo.app_id,
-        "LANGNGHE_ZALO_OA_ID": zalo.oa_id,
-        "LANGNGHE_ZALO_OA_SECRET_KEY": zalo.oa_secret_key,
-        "LANGNGHE_ZALO_APP_SECRET": zalo.app_secret,
-        "LANGNGHE_ZALO_ACCESS_TOKEN": zalo.access_token,
-        "LANGNGHE_ZALO_REFRESH_TOKEN": zalo.refresh_token,
-        "LANGNGHE_ZALO_API_BASE": zalo.base_url,
-        "LANGNGHE_ZALO_OAUTH_BASE": zalo.base_url,
-    }
+    env = serve_env(db_url, zalo)
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "serve", "--port", str(port),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
