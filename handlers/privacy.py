@@ -1,8 +1,9 @@
 """A person's rights over their data (Law 91/2025/QH15): see it, withdraw, have it erased.
 
-Erasing withdraws every consent, deletes the draft, and clears the contact person from
-the person's registrations. The village's own record (village, representative
-organisation, status) stays with the Department; the audit log keeps what was done.
+Erasing withdraws every consent, deletes the draft, clears the contact person from the
+person's registrations, and empties the questions they passed to staff. The village's own
+record (village, representative organisation, status) stays with the Department; the
+audit log keeps what was done.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from handlers import common
 from handlers.context import Context
 from handlers.flow import Flow, Step
-from storage import repository
+from storage import questions, repository
 
 
 def show(ctx: Context) -> None:
@@ -91,6 +92,7 @@ def erase(ctx: Context) -> None:
     ctx.audit(
         "privacy.erased",
         consents_withdrawn=withdrawn,
+        questions_erased=questions.erase_asked_by(ctx.session, ctx.user),
         registrations=[r.code for r in registrations],
     )
     ctx.finish()

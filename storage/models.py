@@ -242,7 +242,7 @@ class Question(Base):
     plan_id: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16))  # open | answered
+    status: Mapped[str] = mapped_column(String(16))  # open | answered | erased
     asked_at: Mapped[datetime]
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

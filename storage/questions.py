@@ -107,3 +107,12 @@ def entries(session: Session, plan_id: str) -> Sequence[KnowledgeEntry]:
         .where(KnowledgeEntry.plan_id == plan_id, KnowledgeEntry.active.is_(True))
         .order_by(KnowledgeEntry.id)
     ).all()
+
+
+def erase_asked_by(session: Session, user: User) -> int:
+    """A person's erasure request: their questions lose their text and leave the queue."""
+    questions = session.scalars(select(Question).where(Question.user_id == user.id)).all()
+    for question in questions:
+        question.text = ""
+        question.status = "erased"
+    return len(questions)

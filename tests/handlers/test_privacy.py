@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import App
-from storage.models import AuditEntry, Consent, Registration, User
+from storage import questions, repository
+from storage.models import AuditEntry, Consent, Question, Registration, User
 from tests.chat import Chat
 from tests.handlers.test_registration import fill_until_summary
 
@@ -40,3 +41,16 @@ async def test_changing_ones_mind_keeps_everything(chat: Chat, app: App) -> None
     assert chat.has("giữ nguyên")
     with app.db.transaction() as session:
         assert session.scalars(select(Registration)).one().contact_phone == "0912345678"
+
+
+async def test_erasure_also_empties_questions_passed_to_staff(chat: Chat, app: App) -> None:
+    with app.db.transaction() as session:
+        user = repository.get_or_create_user(session, "console", chat.user_id, app.clock.now())
+        questions.ask(session, user, app.plan.id, "Số tôi 0912345678, hỏi vốn vay", app.clock.now())
+    await chat.say("/dulieu")
+    await chat.press("Xoá thông tin")
+    await chat.press("Có, xoá")
+    with app.db.transaction() as session:
+        (question,) = session.scalars(select(Question)).all()
+        assert question.text == "" and question.status == "erased"
+        assert questions.queue(session, limit=10) == ([], 0)
