@@ -117,7 +117,7 @@ class Dispatcher:
         )
         self.handler(ctx)
         ctx.save()
-        return Outcome(ctx.replies)
+        return Outcome(ctx.replies, stale_notice=ctx.stale_notice)
 
     def _lock_user(self, session: Session, event: Incoming) -> None:
         """Serialise one user's events across processes (SQLite: BEGIN IMMEDIATE does it)."""

@@ -58,3 +58,6 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
+    # A pressed button the bot no longer offers: channels that answer presses (Telegram's
+    # answerCallbackQuery) show this text on the press itself.
+    stale_notice: str | None = None

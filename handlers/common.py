@@ -80,6 +80,7 @@ def unsupported(ctx: Context) -> None:
 
 def stale_button(ctx: Context) -> None:
     ctx.say("common.stale_button")
+    ctx.stale_notice = ctx.replies[-1].text
     resume_or_menu(ctx, quiet=True)
 
 

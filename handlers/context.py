@@ -43,6 +43,7 @@ class Context:
         # A URL is configured for forwarded registrations (bot/forwarder.py posts them).
         self.forward = forward
         self.replies: list[Reply] = []
+        self.stale_notice: str | None = None  # set when a pressed button is no longer open
         # A working copy: JSON columns only notice reassignment, so we write it back once.
         self.data: dict[str, Any] = dict(conversation.data or {})
 

@@ -32,7 +32,7 @@ from bot.channels.telegram_send import (
     retry_seconds,
     telegram_limiter,
 )
-from bot.events import Incoming, Outcome, Reply
+from bot.events import Incoming, Reply
 from bot.i18n import LANGUAGES, Translator
 from bot.ratelimit import RateLimiter
 from bot.sender import OutboxSender
@@ -119,7 +119,6 @@ class Telegram:
         self.transport = TelegramTransport(self.sender)
         self.reply_wait = 60.0  # a direct reply waits out a retry_after up to this long
         self._chains: dict[int, asyncio.Task[None]] = {}
-        self._stale = {Translator(lang)("common.stale_button") for lang in LANGUAGES}
 
     @classmethod
     def from_settings(cls, app: App, *, base_url: str | None = None) -> Telegram:
@@ -182,14 +181,11 @@ class Telegram:
             self._after(chat_id, lambda: self._remove_keyboard(chat_id, query))
         self._after(chat_id, lambda: self._reply(chat_id, outcome.replies))
         if query is not None:
-            await self._answer(query, self._stale_text(outcome))
+            notice = outcome.stale_notice
+            await self._answer(query, notice[:200] if notice else None)
 
     async def process_json(self, data: dict[str, object]) -> None:
         await self.process(Update.de_json(data, self.bot))
-
-    def _stale_text(self, outcome: Outcome) -> str | None:
-        first = outcome.replies[0].text if outcome.replies else None
-        return first[:200] if first in self._stale else None
 
     async def _answer(self, query: CallbackQuery, text: str | None) -> None:
         try:
